@@ -1,0 +1,70 @@
+/**
+ * A process configuration: limits, permissions and the WASI view a process gets.
+ * Configs are values: `spawn` snapshots a config, so later edits never reach running processes.
+ */
+
+/** lunatic's default memory limit: u32::MAX bytes (just under 4 GiB, 65,535 pages). */
+export const DEFAULT_MAX_MEMORY = 0xFFFF_FFFFn;
+
+/** One wasm page. */
+export const WASM_PAGE = 65_536;
+
+export interface ProcessConfigInit {
+  maxMemory?: bigint;
+  maxFuel?: bigint;
+  canCompileModules?: boolean;
+  canCreateConfigs?: boolean;
+  canSpawnProcesses?: boolean;
+  preopenedDirs?: string[];
+  args?: string[];
+  env?: [string, string][];
+  allowedNamespaces?: string[] | null;
+}
+
+export class ProcessConfig {
+  /** Maximum linear-memory size in bytes. */
+  maxMemory: bigint;
+  /** Fuel limit in units of 100,000 instructions; 0 means unlimited. */
+  maxFuel: bigint;
+  canCompileModules: boolean;
+  canCreateConfigs: boolean;
+  canSpawnProcesses: boolean;
+  /** Host directories, each exposed to the guest under the identical string. */
+  preopenedDirs: string[];
+  /** The guest's argv (argv[0] included when the creator added one). */
+  args: string[];
+  env: [string, string][];
+  /**
+   * Allowed host namespaces as prefixes of `module::function`, or null for "everything".
+   */
+  allowedNamespaces: string[] | null;
+
+  constructor(init: ProcessConfigInit = {}) {
+    this.maxMemory = init.maxMemory ?? DEFAULT_MAX_MEMORY;
+    this.maxFuel = init.maxFuel ?? 0n;
+    this.canCompileModules = init.canCompileModules ?? false;
+    this.canCreateConfigs = init.canCreateConfigs ?? false;
+    this.canSpawnProcesses = init.canSpawnProcesses ?? false;
+    this.preopenedDirs = [...(init.preopenedDirs ?? [])];
+    this.args = [...(init.args ?? [])];
+    this.env = (init.env ?? []).map(([k, v]) => [k, v]);
+    this.allowedNamespaces = init.allowedNamespaces ? [...init.allowedNamespaces] : null;
+  }
+
+  /** The memory limit in whole wasm pages (at most 65,536). */
+  get maxMemoryPages(): number {
+    const pages = this.maxMemory / BigInt(WASM_PAGE);
+    return pages > 65_536n ? 65_536 : Number(pages);
+  }
+
+  clone(): ProcessConfig {
+    return new ProcessConfig(this);
+  }
+
+  /** True when `module::name` is inside this config's allowed namespaces. */
+  allows(module: string, name: string): boolean {
+    if (this.allowedNamespaces === null) return true;
+    const full = `${module}::${name}`;
+    return this.allowedNamespaces.some((prefix) => full.startsWith(prefix));
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The ways a process can stop abnormally. Host functions throw these; they unwind through the
+ * guest's wasm frames and are classified when the process's entry call settles.
+ */
+
+/** A host function refused the call: the process fails with this message (a wasm trap). */
+export class HostTrap extends Error {
+  override name = "HostTrap";
+}
+
+/** Throws a {@link HostTrap}. Host functions call this for bad input from the guest. */
+export function trap(message: string): never {
+  throw new HostTrap(message);
+}
+
+/** WASI `proc_exit`: ends only the calling process. Code 0 is a normal end. */
+export class ProcessExit extends Error {
+  override name = "ProcessExit";
+  constructor(readonly code: number) {
+    super(`process exited with code ${code}`);
+  }
+}
+
+/**
+ * The process was killed (a `kill` signal, or a linked process failed while
+ * die-when-link-dies is set). Never catchable by `lunatic::trap::catch`.
+ */
+export class ProcessKilled extends Error {
+  override name = "ProcessKilled";
+}
+
+/** A runtime-level failure that is not caused by a guest (bad module, capacity, usage). */
+export class LunaticError extends Error {
+  override name = "LunaticError";
+}

@@ -1,0 +1,130 @@
+import { trap } from "./errors.ts";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8Encoder = new TextEncoder();
+
+/**
+ * Bounds-checked access to a process's linear memory. Every host call reads guest pointers
+ * through this, so an out-of-range pointer traps the calling process and nothing else.
+ * The views are refreshed whenever `memory.grow` has replaced the underlying buffer.
+ */
+export class GuestMemory {
+  #buffer: ArrayBuffer | SharedArrayBuffer | null = null;
+  #u8 = new Uint8Array(0);
+  #view = new DataView(new ArrayBuffer(0));
+
+  constructor(readonly memory: WebAssembly.Memory) {}
+
+  #refresh(): void {
+    const buffer = this.memory.buffer;
+    if (buffer !== this.#buffer) {
+      this.#buffer = buffer;
+      this.#u8 = new Uint8Array(buffer);
+      this.#view = new DataView(buffer);
+    }
+  }
+
+  /** The whole memory as bytes (valid until the next call that may grow memory). */
+  get u8(): Uint8Array {
+    this.#refresh();
+    return this.#u8;
+  }
+
+  /** The whole memory as a DataView (valid until the next call that may grow memory). */
+  get view(): DataView {
+    this.#refresh();
+    return this.#view;
+  }
+
+  /** Traps unless `[ptr, ptr+len)` lies inside memory. Pointers are read as unsigned. */
+  check(ptr: number, len: number): number {
+    const start = ptr >>> 0;
+    const size = this.u8.byteLength;
+    if (start + (len >>> 0) > size) {
+      trap(
+        `out of bounds memory access: ${len >>> 0} bytes at 0x${
+          start.toString(16)
+        } (memory is ${size} bytes)`,
+      );
+    }
+    return start;
+  }
+
+  /** A live view of `len` bytes at `ptr` (no copy). */
+  bytes(ptr: number, len: number): Uint8Array {
+    const start = this.check(ptr, len);
+    return this.#u8.subarray(start, start + (len >>> 0));
+  }
+
+  /** A copy of `len` bytes at `ptr`. */
+  copy(ptr: number, len: number): Uint8Array {
+    return this.bytes(ptr, len).slice();
+  }
+
+  /** Copies `data` into memory at `ptr`. */
+  write(ptr: number, data: Uint8Array): void {
+    const start = this.check(ptr, data.byteLength);
+    this.#u8.set(data, start);
+  }
+
+  /** Reads `len` bytes at `ptr` as UTF-8; traps if they are not valid UTF-8. */
+  readString(ptr: number, len: number, what = "string"): string {
+    const bytes = this.bytes(ptr, len);
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      trap(`${what} is not valid UTF-8`);
+    }
+  }
+
+  /** Encodes `text` as UTF-8 (helper for callers that write strings). */
+  static encode(text: string): Uint8Array {
+    return utf8Encoder.encode(text);
+  }
+
+  readU8(ptr: number): number {
+    return this.u8[this.check(ptr, 1)];
+  }
+
+  writeU8(ptr: number, value: number): void {
+    this.u8[this.check(ptr, 1)] = value;
+  }
+
+  readU16(ptr: number): number {
+    return this.#viewAt(ptr, 2).getUint16(ptr >>> 0, true);
+  }
+
+  writeU16(ptr: number, value: number): void {
+    this.#viewAt(ptr, 2).setUint16(ptr >>> 0, value, true);
+  }
+
+  readU32(ptr: number): number {
+    return this.#viewAt(ptr, 4).getUint32(ptr >>> 0, true);
+  }
+
+  writeU32(ptr: number, value: number): void {
+    this.#viewAt(ptr, 4).setUint32(ptr >>> 0, value >>> 0, true);
+  }
+
+  readU64(ptr: number): bigint {
+    return this.#viewAt(ptr, 8).getBigUint64(ptr >>> 0, true);
+  }
+
+  readI64(ptr: number): bigint {
+    return this.#viewAt(ptr, 8).getBigInt64(ptr >>> 0, true);
+  }
+
+  /** Writes a u64 LE; numbers must be non-negative integers, bigints are taken mod 2^64. */
+  writeU64(ptr: number, value: bigint | number): void {
+    this.#viewAt(ptr, 8).setBigUint64(
+      ptr >>> 0,
+      typeof value === "bigint" ? BigInt.asUintN(64, value) : BigInt(value),
+      true,
+    );
+  }
+
+  #viewAt(ptr: number, len: number): DataView {
+    this.check(ptr, len);
+    return this.#view;
+  }
+}
