@@ -19,8 +19,8 @@ export class GuestMemory {
     const buffer = this.memory.buffer;
     if (buffer !== this.#buffer) {
       this.#buffer = buffer;
-      this.#u8 = new Uint8Array(buffer);
-      this.#view = new DataView(buffer);
+      this.#u8 = new Uint8Array(buffer as ArrayBuffer);
+      this.#view = new DataView(buffer as ArrayBuffer);
     }
   }
 

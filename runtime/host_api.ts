@@ -30,9 +30,10 @@ export interface HostContext {
   hostState<T>(key: symbol, create: () => T): T;
   /**
    * Waits for `promise` on behalf of the guest. A kill (or link death) while waiting rejects
-   * the wait, so the guest unwinds at once. Suspending host functions wrap every wait in this.
+   * the wait, so the guest unwinds at once. Suspending host functions wrap every wait in this;
+   * `onAbort` releases what the wait holds (a timer, a pending read) when it is abandoned.
    */
-  suspend<T>(promise: Promise<T>): Promise<T>;
+  suspend<T>(promise: Promise<T>, onAbort?: () => void): Promise<T>;
   /** Lets every other ready process run once before this one continues. */
   yieldNow(): Promise<void>;
 }

@@ -1,0 +1,145 @@
+/**
+ * `lunatic::message`: the scratch slot, send and selective receive (spec §1.2, §3).
+ */
+import { trap } from "../runtime/errors.ts";
+import { hostFn, type HostNamespace, suspendingFn } from "../runtime/host_api.ts";
+import {
+  DataMessage,
+  type Message,
+  receiveStatus,
+  TIMEOUT,
+} from "../runtime/message.ts";
+import type { Process } from "../runtime/process.ts";
+import { guestTimeout } from "../runtime/timers.ts";
+
+/** The data message in the scratch slot, or a trap naming what is there instead. */
+export function scratchData(process: Process): DataMessage {
+  const message = process.scratch;
+  if (message === null) trap("no message in the scratch slot");
+  if (message.kind !== "data") {
+    process.scratch = null;
+    trap(`the message in the scratch slot is a ${message.kind} signal, not data`);
+  }
+  return message;
+}
+
+/** Takes the message out of the scratch slot for sending. */
+export function takeScratch(process: Process): Message {
+  const message = process.scratch;
+  if (message === null) trap("no message in the scratch slot to send");
+  process.scratch = null;
+  return message;
+}
+
+/** Replaces the scratch slot, dropping resources nobody took from the old message. */
+export function setScratch(process: Process, message: Message | null): void {
+  const old = process.scratch;
+  if (old !== null && old !== message && old.kind === "data") old.dropResources();
+  process.scratch = message;
+}
+
+/** Delivers to `processId` in the sender's environment; unknown IDs drop the message. */
+export function sendTo(process: Process, processId: bigint, message: Message): void {
+  const target = process.environment.get(processId);
+  if (target !== undefined) target.deliver(message);
+  else if (message.kind === "data") message.dropResources();
+}
+
+function readTags(process: Process, ptr: number, count: number): bigint[] | null {
+  if (count === 0) return null;
+  const memory = process.memory;
+  memory.check(ptr, count * 8);
+  const tags = new Array<bigint>(count);
+  for (let i = 0; i < count; i++) tags[i] = memory.readI64(ptr + i * 8);
+  return tags;
+}
+
+/** Waits for the next arriving message matching `tags`; puts it in the slot. */
+function awaitArrival(
+  process: Process,
+  tags: bigint[] | null,
+  timeout: bigint | null,
+): Promise<number> {
+  const wait = process.mailbox.wait(tags, timeout);
+  return process.suspend(wait.promise, wait.cancel).then((message) => {
+    if (message === null) return TIMEOUT;
+    setScratch(process, message);
+    return receiveStatus(message);
+  });
+}
+
+export const messageNamespace: HostNamespace<Process> = {
+  module: "lunatic::message",
+  functions: {
+    create_data: hostFn(["i64", "i64"], [], (p) => (tag: bigint, capacity: bigint) => {
+      const hint = capacity > 0n && capacity < 1n << 20n ? Number(capacity) : 0;
+      setScratch(p, new DataMessage(tag, hint));
+    }),
+    write_data: hostFn(["i32", "i32"], ["i32"], (p) => (ptr: number, len: number) => {
+      const message = scratchData(p);
+      message.write(p.memory.bytes(ptr, len));
+      return len;
+    }),
+    read_data: hostFn(["i32", "i32"], ["i32"], (p) => (ptr: number, len: number) => {
+      const message = scratchData(p);
+      const memory = p.memory;
+      const start = memory.check(ptr, len);
+      if (message.cursor > message.size) {
+        trap(`read cursor ${message.cursor} is past the end of the message (${message.size} bytes)`);
+      }
+      const count = Math.min(len >>> 0, message.size - message.cursor);
+      memory.u8.set(message.data.subarray(message.cursor, message.cursor + count), start);
+      message.cursor += count;
+      return count;
+    }),
+    seek_data: hostFn(["i64"], [], (p) => (index: bigint) => {
+      const message = scratchData(p);
+      const offset = BigInt.asUintN(64, index);
+      message.cursor = offset > BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number.MAX_SAFE_INTEGER
+        : Number(offset);
+    }),
+    get_tag: hostFn([], ["i64"], (p) => () => {
+      if (p.scratch === null) trap("no message in the scratch slot");
+      return p.scratch.tag;
+    }),
+    get_process_id: hostFn([], ["i64"], (p) => () => {
+      const message = p.scratch;
+      if (message === null) trap("no message in the scratch slot");
+      return message.kind === "process_died" ? message.processId : 0n;
+    }),
+    data_size: hostFn([], ["i64"], (p) => () => BigInt(scratchData(p).size)),
+    send: hostFn(["i64"], ["i32"], (p) => (processId: bigint) => {
+      sendTo(p, processId, takeScratch(p));
+      return 0;
+    }),
+    send_receive_skip_search: suspendingFn(
+      ["i64", "i64", "i64"],
+      ["i32"],
+      (p) => (processId: bigint, waitOnTag: bigint, timeout: bigint) => {
+        const message = takeScratch(p);
+        p.checkSignals();
+        sendTo(p, processId, message);
+        const deadline = guestTimeout(timeout);
+        if (deadline === 0n) return TIMEOUT;
+        return awaitArrival(p, [waitOnTag], deadline);
+      },
+    ),
+    receive: suspendingFn(
+      ["i32", "i32", "i64"],
+      ["i32"],
+      (p) => (tagsPtr: number, tagsLen: number, timeout: bigint) => {
+        p.checkSignals();
+        const tags = readTags(p, tagsPtr, tagsLen >>> 0);
+        const queued = p.mailbox.take(tags);
+        if (queued !== null) {
+          setScratch(p, queued);
+          return receiveStatus(queued);
+        }
+        const deadline = guestTimeout(timeout);
+        if (deadline === 0n) return TIMEOUT;
+        return awaitArrival(p, tags, deadline);
+      },
+    ),
+  },
+};

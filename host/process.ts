@@ -1,0 +1,180 @@
+/**
+ * `lunatic::process`: spawning, identity, kill, sleep, links and monitors (spec §1.3, §2).
+ */
+import type { ProcessConfig } from "../runtime/config.ts";
+import { LunaticError, trap } from "../runtime/errors.ts";
+import { hostFn, type HostNamespace, suspendingFn } from "../runtime/host_api.ts";
+import { ProcessDiedMessage } from "../runtime/message.ts";
+import type { LunaticModule } from "../runtime/module.ts";
+import type { EntryArgument, Process } from "../runtime/process.ts";
+import { after } from "../runtime/timers.ts";
+import { errorId } from "./error.ts";
+
+const PARAM_RECORD = 17;
+const TYPE_I32 = 0x7f;
+const TYPE_I64 = 0x7e;
+const TYPE_V128 = 0x7b;
+
+/** Decodes spawn parameter records: `[type u8][value u128 LE]` each (spec §2.3 step 8). */
+export function decodeParams(process: Process, ptr: number, len: number): EntryArgument[] {
+  const bytes = process.memory.bytes(ptr, len);
+  if (bytes.byteLength % PARAM_RECORD !== 0) {
+    trap(`spawn parameters are ${bytes.byteLength} bytes, not a multiple of ${PARAM_RECORD}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const args: EntryArgument[] = [];
+  for (let offset = 0; offset < bytes.byteLength; offset += PARAM_RECORD) {
+    const type = bytes[offset];
+    if (type === TYPE_I32) args.push(view.getInt32(offset + 1, true));
+    else if (type === TYPE_I64) args.push(view.getBigInt64(offset + 1, true));
+    else if (type === TYPE_V128) {
+      trap("v128 spawn parameters are not supported by this runtime (JavaScript cannot pass them)");
+    } else trap(`unknown spawn parameter type 0x${type.toString(16).padStart(2, "0")}`);
+  }
+  return args;
+}
+
+/** The config a spawn uses: the caller's own for -1, else a snapshot of a config resource. */
+export function spawnConfig(process: Process, configId: bigint): ProcessConfig {
+  if (configId === -1n) return process.config;
+  const config = process.configs.get(configId);
+  if (config === undefined) trap(`unknown config id ${BigInt.asUintN(64, configId)}`);
+  return config.clone();
+}
+
+/** The module a spawn uses: the caller's own for -1, else a module resource. */
+export function spawnModule(process: Process, moduleId: bigint): LunaticModule {
+  if (moduleId === -1n) return process.module;
+  const module = process.modules.get(moduleId);
+  if (module === undefined) trap(`unknown module id ${BigInt.asUintN(64, moduleId)}`);
+  return module;
+}
+
+export interface SpawnCall {
+  link: bigint;
+  configId: bigint;
+  moduleId: bigint;
+  funcPtr: number;
+  funcLen: number;
+  paramsPtr: number;
+  paramsLen: number;
+}
+
+/**
+ * `spawn` as spec §2.3 orders its checks: permission, config, module, spawn-time checks and
+ * argument decoding trap; only creating the instance reports an error (`{ error }`).
+ */
+export function spawnFromGuest(
+  process: Process,
+  call: SpawnCall,
+): { processId: number } | { error: string } {
+  if (!process.config.canSpawnProcesses) {
+    trap("Process doesn't have permissions to spawn sub-processes");
+  }
+  const config = spawnConfig(process, call.configId);
+  const module = spawnModule(process, call.moduleId);
+  try {
+    module.prepare(config);
+  } catch (error) {
+    if (error instanceof LunaticError) trap(error.message);
+    throw error;
+  }
+  const entry = process.memory.readString(call.funcPtr, call.funcLen, "function name");
+  const args = decodeParams(process, call.paramsPtr, call.paramsLen);
+  try {
+    const child = process.runtime.spawn({
+      environment: process.environment,
+      module,
+      config,
+      entry,
+      args,
+      stdio: process.stdio,
+      link: call.link !== 0n ? { parent: process, tag: call.link } : undefined,
+    });
+    return { processId: child.id };
+  } catch (error) {
+    if (error instanceof LunaticError) return { error: error.message };
+    throw error;
+  }
+}
+
+export const processNamespace: HostNamespace<Process> = {
+  module: "lunatic::process",
+  functions: {
+    spawn: hostFn(
+      ["i64", "i64", "i64", "i32", "i32", "i32", "i32", "i32"],
+      ["i32"],
+      (p) =>
+      (
+        link: bigint,
+        configId: bigint,
+        moduleId: bigint,
+        funcPtr: number,
+        funcLen: number,
+        paramsPtr: number,
+        paramsLen: number,
+        idPtr: number,
+      ) => {
+        p.memory.check(idPtr, 8);
+        const result = spawnFromGuest(p, {
+          link,
+          configId,
+          moduleId,
+          funcPtr,
+          funcLen,
+          paramsPtr,
+          paramsLen,
+        });
+        if ("error" in result) {
+          p.memory.writeU64(idPtr, errorId(p, result.error));
+          return 1;
+        }
+        p.memory.writeU64(idPtr, result.processId);
+        return 0;
+      },
+    ),
+    process_id: hostFn([], ["i64"], (p) => () => BigInt(p.id)),
+    environment_id: hostFn([], ["i64"], (p) => () => BigInt(p.environment.id)),
+    exists: hostFn(["i64"], ["i32"], (p) => (processId: bigint) => {
+      return p.environment.get(processId) !== undefined ? 1 : 0;
+    }),
+    kill: hostFn(["i64"], [], (p) => (processId: bigint) => {
+      p.environment.get(processId)?.kill();
+    }),
+    sleep_ms: suspendingFn(["i64"], [], (p) => (ms: bigint) => {
+      let cancel = () => {};
+      const slept = new Promise<void>((resolve) => cancel = after(BigInt.asUintN(64, ms), resolve));
+      return p.suspend(slept, () => cancel());
+    }),
+    die_when_link_dies: hostFn(["i32"], [], (p) => (flag: number) => {
+      p.dieWhenLinkDies = flag !== 0;
+    }),
+    link: hostFn(["i64", "i64"], [], (p) => (tag: bigint, processId: bigint) => {
+      const target = p.environment.get(processId);
+      if (target === undefined) {
+        // Linking to a process that does not exist is an immediate link death (spec §1.3).
+        p.linkDied(-1, tag, "no_process");
+        return;
+      }
+      if (target === p) return;
+      p.addLink(target.id, tag);
+      target.addLink(p.id, tag);
+    }),
+    unlink: hostFn(["i64"], [], (p) => (processId: bigint) => {
+      const target = p.environment.get(processId);
+      if (target === undefined) return p.removeLink(Number(BigInt.asUintN(64, processId)));
+      p.removeLink(target.id);
+      target.removeLink(p.id);
+    }),
+    monitor: hostFn(["i64"], [], (p) => (processId: bigint) => {
+      const target = p.environment.get(processId);
+      // lunatic ignores a monitor of a missing process and never reports it; like Erlang's
+      // monitor, we answer at once that it is gone (README: differences from lunatic).
+      if (target === undefined) p.deliver(new ProcessDiedMessage(BigInt.asUintN(64, processId)));
+      else if (target !== p) target.addMonitor(p.id);
+    }),
+    stop_monitoring: hostFn(["i64"], [], (p) => (processId: bigint) => {
+      p.environment.get(processId)?.removeMonitor(p.id);
+    }),
+  },
+};

@@ -1,0 +1,280 @@
+import { createHash } from "node:crypto";
+import type { BacktraceSource } from "./backtrace.ts";
+import { LunaticError, trap } from "./errors.ts";
+import {
+  formatSignature,
+  type HostContext,
+  type HostFunction,
+  type HostNamespace,
+} from "./host_api.ts";
+import type { ProcessConfig } from "./config.ts";
+import { Suspending } from "./jspi.ts";
+import type { EntryArgument } from "./process.ts";
+import { WasmFormatError } from "./wasm/bytes.ts";
+import {
+  exportedFunctionType,
+  functionName,
+  type FuncType,
+  type ModuleInfo,
+  parseModule,
+} from "./wasm/module_info.ts";
+import { limitMemory } from "./wasm/rewrite.ts";
+
+/** One function import of a module, resolved to the host function that serves it. */
+interface LinkedImport {
+  readonly module: string;
+  readonly name: string;
+  readonly hostFunction: HostFunction<HostContext>;
+}
+
+/** The host functions a runtime offers, by import module and name. */
+export class HostRegistry {
+  readonly #namespaces = new Map<string, HostNamespace<HostContext>>();
+
+  constructor(namespaces: readonly HostNamespace<never>[]) {
+    for (const namespace of namespaces) {
+      this.#namespaces.set(namespace.module, namespace as unknown as HostNamespace<HostContext>);
+    }
+  }
+
+  namespace(module: string): HostNamespace<HostContext> | undefined {
+    return this.#namespaces.get(module);
+  }
+
+  /** Every registered `module::name`, for listings and tests. */
+  *functionNames(): IterableIterator<string> {
+    for (const [module, namespace] of this.#namespaces) {
+      for (const name of Object.keys(namespace.functions)) yield `${module}::${name}`;
+    }
+  }
+}
+
+/**
+ * A loaded module: validated, its imports linked against the host, compiled once per memory
+ * limit and instantiated per process.
+ */
+export class LunaticModule implements BacktraceSource {
+  readonly #compiled = new Map<number, WebAssembly.Module>();
+  readonly #namespaces: HostNamespace<HostContext>[];
+  readonly #prepared = new WeakSet<ProcessConfig>();
+
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly info: ModuleInfo,
+    /** SHA-256 of the bytes, hex. */
+    readonly hash: string,
+    readonly displayName: string,
+    readonly imports: readonly LinkedImport[],
+    namespaces: HostNamespace<HostContext>[],
+  ) {
+    this.#namespaces = namespaces;
+  }
+
+  functionName(index: number): string | null {
+    return functionName(this.info, index);
+  }
+
+  /** The first memory's minimum size in pages, or null when the module has no memory. */
+  get memoryMinimumPages(): number | null {
+    const memory = this.info.memories[0] ?? this.info.importedMemories[0];
+    return memory === undefined ? null : memory.min;
+  }
+
+  /**
+   * Runs every imported namespace's spawn-time check (e.g. preopened directories exist) once
+   * per config: children spawned with the parent's config (`-1`) share it, so spawning many
+   * costs one check.
+   */
+  prepare(config: ProcessConfig): void {
+    if (this.#prepared.has(config)) return;
+    for (const namespace of this.#namespaces) namespace.prepare?.(config);
+    this.#prepared.add(config);
+  }
+
+  /**
+   * The compiled module whose memory maximum is `maxPages` (compiled on first use and
+   * cached). Throws a LunaticError when the module's initial memory exceeds the limit.
+   */
+  compiled(maxPages: number): WebAssembly.Module {
+    let compiled = this.#compiled.get(maxPages);
+    if (compiled !== undefined) return compiled;
+    compiled = new WebAssembly.Module(this.#limited(maxPages));
+    this.#compiled.set(maxPages, compiled);
+    return compiled;
+  }
+
+  /** Compiles the variant for `maxPages` off the main thread (used when loading). */
+  async compileAsync(maxPages: number): Promise<void> {
+    if (this.#compiled.has(maxPages)) return;
+    const compiled = await WebAssembly.compile(this.#limited(maxPages));
+    this.#compiled.set(maxPages, compiled);
+  }
+
+  #limited(maxPages: number): Uint8Array<ArrayBuffer> {
+    const minimum = this.memoryMinimumPages;
+    if (minimum !== null && minimum > maxPages) {
+      throw new LunaticError(
+        `memory minimum size of ${minimum} pages exceeds memory limits (${maxPages} pages allowed)`,
+      );
+    }
+    return limitMemory(this.bytes, this.info, maxPages) as Uint8Array<ArrayBuffer>;
+  }
+
+  /**
+   * The imports object for one process: every host function bound to it. A function outside
+   * the process's allowed namespaces is linked to a stub that traps, so the check costs
+   * nothing per call.
+   */
+  importsFor(process: HostContext): WebAssembly.Imports {
+    const imports: Record<string, Record<string, unknown>> = {};
+    const config = process.config;
+    const filtered = config.allowedNamespaces !== null;
+    for (const { module, name, hostFunction } of this.imports) {
+      let bound: unknown;
+      if (filtered && !config.allows(module, name)) {
+        bound = () => trap(`permission denied: ${module}::${name}`);
+      } else {
+        const fn = hostFunction.bind(process);
+        bound = hostFunction.suspending ? new Suspending(fn) : fn;
+      }
+      (imports[module] ??= {})[name] = bound;
+    }
+    return imports as WebAssembly.Imports;
+  }
+
+  /**
+   * Checks that `entry` is an exported function taking `args` and returning nothing.
+   * Returns the reason it cannot be called, or null.
+   */
+  checkEntry(entry: string, args: readonly EntryArgument[]): string | null {
+    const type = exportedFunctionType(this.info, entry);
+    if (type === null) return `Function '${entry}' not found`;
+    const given = args.map((a) => typeof a === "bigint" ? "i64" : "i32");
+    const matches = type.params.length === given.length &&
+      type.params.every((p, i) => p === given[i]) && type.results.length === 0;
+    if (!matches) {
+      return `Function '${entry}' has type ${
+        formatSignature(type.params, type.results)
+      }, but was called with (${given.join(", ")}) and no results`;
+    }
+    return null;
+  }
+}
+
+/** Loads modules: parse, validate, link against the host, and cache by content. */
+export class ModuleLoader {
+  readonly #cache = new Map<string, WeakRef<LunaticModule>>();
+  readonly #forget = new FinalizationRegistry<string>((hash) => {
+    if (this.#cache.get(hash)?.deref() === undefined) this.#cache.delete(hash);
+  });
+
+  constructor(readonly host: HostRegistry) {}
+
+  /**
+   * Parses and links `bytes` (synchronously). Throws a LunaticError naming the problem:
+   * a malformed module, a non-function import, an unknown host function or a signature
+   * that does not match.
+   */
+  load(bytes: Uint8Array, displayName: string): LunaticModule {
+    const hash = createHash("sha256").update(bytes).digest("hex");
+    const cached = this.#cache.get(hash)?.deref();
+    if (cached !== undefined) return cached;
+    let info: ModuleInfo;
+    try {
+      info = parseModule(bytes);
+    } catch (error) {
+      if (error instanceof WasmFormatError) {
+        throw new LunaticError(`invalid WebAssembly module ${displayName}: ${error.message}`);
+      }
+      throw error;
+    }
+    const { imports, namespaces } = this.#link(info, displayName);
+    const module = new LunaticModule(bytes.slice(), info, hash, displayName, imports, namespaces);
+    this.#cache.set(hash, new WeakRef(module));
+    this.#forget.register(module, hash);
+    return module;
+  }
+
+  /**
+   * Loads and fully validates a module by compiling it (asynchronously) for `maxPages`, so
+   * errors in function bodies surface here with the engine's message.
+   */
+  async loadAndCompile(
+    bytes: Uint8Array,
+    displayName: string,
+    maxPages: number,
+  ): Promise<LunaticModule> {
+    const module = this.load(bytes, displayName);
+    try {
+      await module.compileAsync(maxPages);
+    } catch (error) {
+      if (error instanceof WebAssembly.CompileError) {
+        throw new LunaticError(`invalid WebAssembly module ${displayName}: ${cleanV8(error)}`);
+      }
+      throw error;
+    }
+    return module;
+  }
+
+  /** Validates synchronously (used by `compile_module`). */
+  loadAndValidate(bytes: Uint8Array, displayName: string): LunaticModule {
+    const module = this.load(bytes, displayName);
+    if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) {
+      try {
+        new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+      } catch (error) {
+        throw new LunaticError(
+          `invalid WebAssembly module ${displayName}: ${cleanV8(error as Error)}`,
+        );
+      }
+    }
+    return module;
+  }
+
+  #link(info: ModuleInfo, displayName: string) {
+    const imports: LinkedImport[] = [];
+    const namespaces = new Set<HostNamespace<HostContext>>();
+    for (const entry of info.imports) {
+      const where = `${entry.module}::${entry.name}`;
+      if (entry.kind !== "func") {
+        throw new LunaticError(
+          `${displayName} imports a ${entry.kind} "${where}", but the host provides only ` +
+            `functions (a lunatic process must define its own memory)`,
+        );
+      }
+      const namespace = this.host.namespace(entry.module);
+      const hostFunction = namespace?.functions[entry.name];
+      if (namespace === undefined || hostFunction === undefined) {
+        throw new LunaticError(
+          `${displayName} imports unknown host function "${where}" ` +
+            `(module "${entry.module}", name "${entry.name}")`,
+        );
+      }
+      const type = entry.type as FuncType;
+      if (!sameSignature(type, hostFunction)) {
+        throw new LunaticError(
+          `${displayName} imports "${where}" with type ${
+            formatSignature(type.params, type.results)
+          }, but the host function has type ${
+            formatSignature(hostFunction.params, hostFunction.results)
+          }`,
+        );
+      }
+      namespaces.add(namespace);
+      imports.push({ module: entry.module, name: entry.name, hostFunction });
+    }
+    return { imports, namespaces: [...namespaces] };
+  }
+}
+
+function sameSignature(type: FuncType, host: HostFunction<HostContext>): boolean {
+  return type.params.length === host.params.length &&
+    type.results.length === host.results.length &&
+    type.params.every((p, i) => p === host.params[i]) &&
+    type.results.every((r, i) => r === host.results[i]);
+}
+
+/** V8 prefixes compile errors with the API name; keep only the reason. */
+function cleanV8(error: Error): string {
+  return error.message.replace(/^WebAssembly\.(Module|compile|instantiate)\(\): /, "");
+}

@@ -1,0 +1,309 @@
+import type { ProcessConfig } from "./config.ts";
+import type { Environment } from "./environment.ts";
+import { HostTrap, ProcessExit, ProcessKilled, trap } from "./errors.ts";
+import { GuestMemory } from "./guest_memory.ts";
+import type { DisposableHostState, HostContext } from "./host_api.ts";
+import { promising } from "./jspi.ts";
+import { Mailbox } from "./mailbox.ts";
+import { type Message, ProcessDiedMessage, LinkDiedMessage } from "./message.ts";
+import type { LunaticModule } from "./module.ts";
+import { ResourceTable } from "./resources.ts";
+import type { Runtime } from "./runtime.ts";
+import type { Stdio } from "./stdio.ts";
+import { formatBacktrace } from "./backtrace.ts";
+
+/** How a process ended. Links only care whether it failed. */
+export type ProcessOutcome =
+  | { readonly kind: "normal" }
+  | {
+    readonly kind: "failure";
+    /** Why it failed, e.g. `unreachable`, `killed`, `exited with code 3`. */
+    readonly reason: string;
+    /** The WASI exit code when it ended through `proc_exit(n != 0)`. */
+    readonly exitCode?: number;
+    /** The wasm frames at the failure, one per line, innermost first. */
+    readonly backtrace?: string;
+  };
+
+/** A value passed to an entry function (from the spawn parameter records). */
+export type EntryArgument = number | bigint;
+
+/** A suspended host call: how to unwind it if the process is killed meanwhile. */
+interface Wait {
+  reject: (reason: unknown) => void;
+  onAbort?: () => void;
+}
+
+type State = "created" | "running" | "waiting" | "ready" | "done";
+
+const NORMAL: ProcessOutcome = { kind: "normal" };
+
+/**
+ * A lunatic process: one WebAssembly instance with its own memory, a mailbox, links and
+ * monitors, and per-process resource tables. Its entry export runs through JSPI; host
+ * functions that block suspend it with {@link suspend}.
+ */
+export class Process implements HostContext {
+  readonly mailbox = new Mailbox();
+  /** The message scratch slot (spec §3.2): the message being built or the last received. */
+  scratch: Message | null = null;
+  /** Linked processes and the tag this side stored for each (0n = no tag). */
+  links: Map<number, bigint> | null = null;
+  /** Processes monitoring this one. */
+  monitors: Set<number> | null = null;
+  /** When set, a failed link kills this process; otherwise it receives a LinkDied message. */
+  dieWhenLinkDies = true;
+  /** Resolves with the outcome once the process has ended and its links were notified. */
+  readonly exited: Promise<ProcessOutcome>;
+
+  #state: State = "created";
+  #instance: WebAssembly.Instance | null = null;
+  #memory: GuestMemory | null = null;
+  #wait: Wait | null = null;
+  #killReason: string | null = null;
+  #hostStates: Map<symbol, unknown> | null = null;
+  #errors: ResourceTable<string> | null = null;
+  #configs: ResourceTable<ProcessConfig> | null = null;
+  #modules: ResourceTable<LunaticModule> | null = null;
+  #resolveExited!: (outcome: ProcessOutcome) => void;
+
+  constructor(
+    readonly runtime: Runtime,
+    readonly environment: Environment,
+    readonly id: number,
+    readonly module: LunaticModule,
+    readonly config: ProcessConfig,
+    readonly stdio: Stdio,
+  ) {
+    this.exited = new Promise((resolve) => this.#resolveExited = resolve);
+  }
+
+  /** The wasm instance (null until instantiated). */
+  get instance(): WebAssembly.Instance | null {
+    return this.#instance;
+  }
+
+  get alive(): boolean {
+    return this.#state !== "done";
+  }
+
+  get memory(): GuestMemory {
+    if (this.#memory !== null) return this.#memory;
+    const instance = this.#instance;
+    if (instance === null) trap("the process is not initialised yet (host call during instantiation)");
+    const memory = instance.exports.memory;
+    if (!(memory instanceof WebAssembly.Memory)) trap("No export `memory` found");
+    return this.#memory = new GuestMemory(memory);
+  }
+
+  /** Config resources this process created (`create_config`). */
+  get configs(): ResourceTable<ProcessConfig> {
+    return this.#configs ??= new ResourceTable();
+  }
+
+  /** Module resources this process holds (`compile_module`, `take_module`). */
+  get modules(): ResourceTable<LunaticModule> {
+    return this.#modules ??= new ResourceTable();
+  }
+
+  /** Error messages handed to the guest as `lunatic::error` IDs. */
+  get errors(): ResourceTable<string> {
+    return this.#errors ??= new ResourceTable();
+  }
+
+  hostState<T>(key: symbol, create: () => T): T {
+    this.#hostStates ??= new Map();
+    let state = this.#hostStates.get(key) as T | undefined;
+    if (state === undefined) {
+      state = create();
+      this.#hostStates.set(key, state);
+    }
+    return state;
+  }
+
+  /** Creates the instance. Throws (a WebAssembly.LinkError or RuntimeError) if that fails. */
+  instantiate(imports: WebAssembly.Imports, compiled: WebAssembly.Module): void {
+    this.#instance = new WebAssembly.Instance(compiled, imports);
+  }
+
+  /** Queues the entry call; the process starts running on the scheduler's next turn. */
+  start(entry: string, args: EntryArgument[]): void {
+    this.runtime.scheduler.enqueue(() => this.#run(entry, args));
+  }
+
+  #run(entry: string, args: EntryArgument[]): void {
+    if (this.#state === "done") return;
+    if (this.#killReason !== null) return this.#finish(failure(this.#killReason));
+    const problem = this.module.checkEntry(entry, args);
+    if (problem !== null) return this.#finish(failure(problem));
+    const exported = this.#instance!.exports[entry] as (...a: unknown[]) => unknown;
+    this.#state = "running";
+    let result: Promise<unknown>;
+    try {
+      result = promising(exported)(...args);
+    } catch (error) {
+      return this.#finish(this.#classify(error));
+    }
+    result.then(() => this.#finish(NORMAL), (error) => this.#finish(this.#classify(error)));
+  }
+
+  /**
+   * Throws if a kill is pending. Host functions that are suspension points call this, so a
+   * kill takes effect there even when the call would not need to wait.
+   */
+  checkSignals(): void {
+    if (this.#killReason !== null) throw new ProcessKilled(this.#killReason);
+  }
+
+  suspend<T>(promise: Promise<T>, onAbort?: () => void): Promise<T> {
+    this.checkSignals();
+    return new Promise<T>((resolve, reject) => {
+      const wait: Wait = { reject, onAbort };
+      this.#wait = wait;
+      this.#state = "waiting";
+      promise.then(
+        (value) => this.#wake(wait, () => resolve(value)),
+        (error) => this.#wake(wait, () => reject(error)),
+      );
+    });
+  }
+
+  yieldNow(): Promise<void> {
+    return this.suspend(Promise.resolve());
+  }
+
+  /** Moves a waiting process to the ready queue; it resumes (or unwinds) on its turn. */
+  #wake(wait: Wait, resume: () => void): void {
+    if (this.#wait !== wait) return; // aborted by a kill meanwhile
+    this.#wait = null;
+    this.#state = "ready";
+    this.runtime.scheduler.enqueue(() => {
+      if (this.#state !== "ready") return;
+      this.#state = "running";
+      if (this.#killReason !== null) wait.reject(new ProcessKilled(this.#killReason));
+      else resume();
+    });
+  }
+
+  /** Delivers a message to this process's mailbox (spec §3.5). */
+  deliver(message: Message): void {
+    if (this.#state === "done") {
+      if (message.kind === "data") message.dropResources();
+      return;
+    }
+    this.mailbox.deliver(message);
+  }
+
+  /**
+   * Kills the process (spec §2.5 Kill). A waiting process unwinds at once; a running one at
+   * its next suspension point; one that has not started never runs.
+   */
+  kill(reason = "killed"): void {
+    if (this.#state === "done" || this.#killReason !== null) return;
+    this.#killReason = reason;
+    if (this.#state === "waiting") {
+      const wait = this.#wait!;
+      this.#wait = null;
+      this.#state = "running";
+      wait.onAbort?.();
+      wait.reject(new ProcessKilled(reason));
+    } else if (this.#state === "created") {
+      // Not started (or never will be): end it now, nothing runs.
+      this.#finish(failure(reason));
+    }
+  }
+
+  /** Records a link to `other` with the tag as this side stores it. */
+  addLink(other: number, tag: bigint): void {
+    (this.links ??= new Map()).set(other, tag);
+  }
+
+  removeLink(other: number): void {
+    this.links?.delete(other);
+  }
+
+  /** A linked process ended (spec §2.5 LinkDied). */
+  linkDied(other: number, tag: bigint, outcome: ProcessOutcome | "no_process"): void {
+    if (this.#state === "done") return;
+    this.links?.delete(other);
+    if (outcome !== "no_process" && outcome.kind === "normal") return;
+    if (this.dieWhenLinkDies) {
+      this.kill(`linked process ${other} failed`);
+    } else {
+      this.deliver(new LinkDiedMessage(tag));
+    }
+  }
+
+  addMonitor(watcher: number): void {
+    (this.monitors ??= new Set()).add(watcher);
+  }
+
+  removeMonitor(watcher: number): void {
+    this.monitors?.delete(watcher);
+  }
+
+  #classify(error: unknown): ProcessOutcome {
+    if (error instanceof ProcessExit) {
+      return error.code === 0
+        ? NORMAL
+        : { kind: "failure", reason: `exited with code ${error.code}`, exitCode: error.code };
+    }
+    if (error instanceof ProcessKilled) return failure(error.message);
+    const backtrace = formatBacktrace(error, this.module);
+    if (error instanceof HostTrap) return { kind: "failure", reason: error.message, backtrace };
+    if (error instanceof WebAssembly.RuntimeError) {
+      return { kind: "failure", reason: error.message, backtrace };
+    }
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      return { kind: "failure", reason: "call stack exhausted", backtrace };
+    }
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return { kind: "failure", reason: message, backtrace };
+  }
+
+  /** Ends the process: unregister, notify links and monitors, release everything it holds. */
+  #finish(outcome: ProcessOutcome): void {
+    if (this.#state === "done") return;
+    this.#state = "done";
+    this.#wait = null;
+    this.environment.processes.delete(this.id);
+    const links = this.links;
+    this.links = null;
+    if (links !== null) {
+      for (const [other, tag] of links) this.environment.get(other)?.linkDied(this.id, tag, outcome);
+    }
+    const monitors = this.monitors;
+    this.monitors = null;
+    if (monitors !== null) {
+      for (const watcher of monitors) {
+        this.environment.get(watcher)?.deliver(new ProcessDiedMessage(BigInt(this.id)));
+      }
+    }
+    this.#release();
+    this.runtime.processEnded(this, outcome, links?.size ?? 0);
+    this.#resolveExited(outcome);
+  }
+
+  #release(): void {
+    if (this.scratch?.kind === "data") this.scratch.dropResources();
+    this.scratch = null;
+    for (const message of this.mailbox.drain()) {
+      if (message.kind === "data") message.dropResources();
+    }
+    if (this.#hostStates !== null) {
+      for (const state of this.#hostStates.values()) {
+        (state as Partial<DisposableHostState>).dispose?.();
+      }
+      this.#hostStates = null;
+    }
+    this.#errors = null;
+    this.#configs = null;
+    this.#modules = null;
+    this.#instance = null;
+    this.#memory = null;
+  }
+}
+
+function failure(reason: string): ProcessOutcome {
+  return { kind: "failure", reason };
+}

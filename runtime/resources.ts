@@ -1,0 +1,52 @@
+/**
+ * A per-process resource table (spec §0.4): IDs start at 0, grow by one per insertion and are
+ * never reused; removing an entry leaves a hole. IDs mean nothing outside their process.
+ */
+export class ResourceTable<T> {
+  #next = 0;
+  #items = new Map<number, T>();
+
+  /** Inserts `value` and returns its new ID. */
+  add(value: T): number {
+    const id = this.#next++;
+    this.#items.set(id, value);
+    return id;
+  }
+
+  get(id: bigint | number): T | undefined {
+    return this.#items.get(toIndex(id));
+  }
+
+  has(id: bigint | number): boolean {
+    return this.#items.has(toIndex(id));
+  }
+
+  /** Removes the entry and returns it (undefined if there was none). */
+  take(id: bigint | number): T | undefined {
+    const index = toIndex(id);
+    const value = this.#items.get(index);
+    if (value !== undefined) this.#items.delete(index);
+    return value;
+  }
+
+  get size(): number {
+    return this.#items.size;
+  }
+
+  values(): IterableIterator<T> {
+    return this.#items.values();
+  }
+
+  clear(): void {
+    this.#items.clear();
+  }
+}
+
+/**
+ * Converts a guest u64 ID to a table key. IDs past 2^53 cannot exist, so they map to -1,
+ * which no table holds.
+ */
+export function toIndex(id: bigint | number): number {
+  if (typeof id === "number") return id;
+  return id >= 0n && id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : -1;
+}

@@ -1,0 +1,104 @@
+import type { ProcessConfig } from "./config.ts";
+import { Environment } from "./environment.ts";
+import { LunaticError } from "./errors.ts";
+import type { HostNamespace } from "./host_api.ts";
+import { logger } from "./log.ts";
+import { HostRegistry, type LunaticModule, ModuleLoader } from "./module.ts";
+import { type EntryArgument, Process, type ProcessOutcome } from "./process.ts";
+import { Scheduler } from "./scheduler.ts";
+import type { Stdio } from "./stdio.ts";
+
+const log = logger("process");
+
+/** What a spawn needs: where, what, with which config, and an optional link to the parent. */
+export interface SpawnRequest {
+  environment: Environment;
+  module: LunaticModule;
+  config: ProcessConfig;
+  /** Name of the exported entry function. */
+  entry: string;
+  args: EntryArgument[];
+  stdio: Stdio;
+  /** Link the child to `parent`; the child stores `tag`, the parent stores no tag (§2.3). */
+  link?: { parent: Process; tag: bigint };
+}
+
+/**
+ * One runtime: the scheduler, the module loader with its host functions, and the
+ * environments with their processes.
+ */
+export class Runtime {
+  readonly scheduler = new Scheduler();
+  readonly modules: ModuleLoader;
+  readonly #environments = new Map<number, Environment>();
+
+  constructor(namespaces: readonly HostNamespace<never>[]) {
+    this.modules = new ModuleLoader(new HostRegistry(namespaces));
+  }
+
+  /** The environment with `id`, created on first use. */
+  environment(id: number): Environment {
+    let environment = this.#environments.get(id);
+    if (environment === undefined) {
+      environment = new Environment(id);
+      this.#environments.set(id, environment);
+    }
+    return environment;
+  }
+
+  /** A fresh environment that is not shared (test mode gives each test its own). */
+  isolatedEnvironment(id: number): Environment {
+    return new Environment(id);
+  }
+
+  /**
+   * Creates, instantiates and starts a process. Throws a LunaticError when it cannot be
+   * created (a missing preopen, memory limits, instantiation failure); the process ID is
+   * consumed either way.
+   */
+  spawn(request: SpawnRequest): Process {
+    const { environment, module, config } = request;
+    const id = environment.allocateProcessId();
+    module.prepare(config);
+    const compiled = module.compiled(config.maxMemoryPages);
+    const process = new Process(this, environment, id, module, config, request.stdio);
+    try {
+      process.instantiate(module.importsFor(process), compiled);
+    } catch (error) {
+      throw new LunaticError(
+        `failed to instantiate ${module.displayName}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
+    }
+    environment.processes.set(id, process);
+    if (request.link !== undefined) {
+      const { parent, tag } = request.link;
+      parent.addLink(id, 0n);
+      process.addLink(parent.id, tag);
+    }
+    process.start(request.entry, request.args);
+    return process;
+  }
+
+  /** Called by a process once it has ended and notified its links. */
+  processEnded(process: Process, outcome: ProcessOutcome, linkCount: number): void {
+    if (outcome.kind === "normal") {
+      log.debug(`Process ${process.id} finished`);
+      return;
+    }
+    const name = registeredName(process) ?? String(process.id);
+    const backtrace = outcome.backtrace ? `\nwasm backtrace:\n${outcome.backtrace}` : "";
+    log.warn(
+      `Process ${name} failed, notifying: ${linkCount} links: ${outcome.reason}${backtrace}`,
+    );
+  }
+}
+
+/** The last `/`-separated segment of a registry name for the process, as lunatic prints it. */
+function registeredName(process: Process): string | null {
+  for (const [name, entry] of process.environment.registry) {
+    if (entry.processId === BigInt(process.id)) return name.split("/").pop() ?? name;
+  }
+  return null;
+}
