@@ -23,6 +23,9 @@ export interface SpawnRequest {
   link?: { parent: Process; tag: bigint };
 }
 
+/** Observes process ends (see {@link Runtime.onProcessExit}). */
+export type ExitListener = (process: Process, outcome: ProcessOutcome) => void;
+
 /**
  * One runtime: the scheduler, the module loader with its host functions, and the
  * environments with their processes.
@@ -31,6 +34,7 @@ export class Runtime {
   readonly scheduler = new Scheduler();
   readonly modules: ModuleLoader;
   readonly #environments = new Map<number, Environment>();
+  readonly #exitListeners = new Set<ExitListener>();
 
   constructor(namespaces: readonly HostNamespace<never>[]) {
     this.modules = new ModuleLoader(new HostRegistry(namespaces));
@@ -81,8 +85,18 @@ export class Runtime {
     return process;
   }
 
+  /**
+   * Calls `listener` whenever a process ends (after its links and monitors were notified).
+   * Returns a function that removes the listener.
+   */
+  onProcessExit(listener: ExitListener): () => void {
+    this.#exitListeners.add(listener);
+    return () => this.#exitListeners.delete(listener);
+  }
+
   /** Called by a process once it has ended and notified its links. */
   processEnded(process: Process, outcome: ProcessOutcome, linkCount: number): void {
+    for (const listener of this.#exitListeners) listener(process, outcome);
     if (outcome.kind === "normal") {
       log.debug(`Process ${process.id} finished`);
       return;

@@ -1,0 +1,71 @@
+/**
+ * Runs a guest module as a root process with captured output, for tests.
+ */
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { BufferInput, CaptureSink, EMPTY_INPUT, Lunatic, type RootOptions } from "../../mod.ts";
+import type { ProcessOutcome } from "../../runtime/process.ts";
+
+/** Absolute path of a built test guest: `tests/guests/build/<name>.wasm`. */
+export function guestPath(name: string): string {
+  return fromFileUrl(new URL(`../guests/build/${name}.wasm`, import.meta.url));
+}
+
+/** Absolute path of a committed example: `examples/<name>.wasm`. */
+export function examplePath(name: string): string {
+  return fromFileUrl(new URL(`../../examples/${name}.wasm`, import.meta.url));
+}
+
+export interface GuestResult {
+  outcome: ProcessOutcome;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface GuestOptions extends Omit<RootOptions, "stdio"> {
+  stdin?: string;
+  /** Use this runtime instead of a fresh one. */
+  lunatic?: Lunatic;
+}
+
+/**
+ * Runs `path` (a test guest name or a path ending in `.wasm`) to the end of its root process.
+ * Children share the root's captured streams.
+ */
+export async function runGuest(path: string, options: GuestOptions = {}): Promise<GuestResult> {
+  const lunatic = options.lunatic ?? new Lunatic();
+  const stdout = new CaptureSink();
+  const stderr = new CaptureSink();
+  const stdin = options.stdin === undefined ? EMPTY_INPUT : new BufferInput(options.stdin);
+  const file = path.endsWith(".wasm") ? path : guestPath(path);
+  const result = await lunatic.run(file, { ...options, stdio: { stdin, stdout, stderr } });
+  return { ...result, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/** Runs the CLI in a subprocess and returns its exit code and output. */
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cli = fromFileUrl(new URL("../../cli.ts", import.meta.url));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", cli, ...args],
+    env: options.env,
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const output = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
