@@ -1,0 +1,142 @@
+/**
+ * Module rewriting by sections: a module is copied section by section, and only the sections
+ * being changed are re-encoded. Everything else (custom sections included) is copied
+ * byte-for-byte, so offsets inside untouched sections keep their meaning.
+ */
+import { ByteWriter, encodeU32Leb } from "./bytes.ts";
+import {
+  MAX_MEMORY32_PAGES,
+  MAX_MEMORY64_PAGES,
+  type ModuleInfo,
+  SECTION_ORDER,
+  SectionId,
+  type SectionInfo,
+} from "./module_info.ts";
+
+/**
+ * New contents for one section, given its current contents (after the size; for custom
+ * sections this includes the name). Returning null, or the same array, keeps the section.
+ */
+export type SectionEdit = (content: Uint8Array, section: SectionInfo) => Uint8Array | null;
+
+/** Edits by section id. An edit for id 0 sees every custom section (check `section.name`). */
+export type SectionEdits = Partial<Record<number, SectionEdit>>;
+
+/**
+ * Copies `bytes` (parsed as `info`) with `edits` applied to the sections they name, and with
+ * `additions` (contents by section id) inserted in their place in the section order for
+ * known sections the module lacks. Returns `bytes` itself when nothing changed.
+ */
+export function rewriteSections<Bytes extends Uint8Array>(
+  bytes: Bytes,
+  info: ModuleInfo,
+  edits: SectionEdits,
+  additions: Partial<Record<number, Uint8Array>> = {},
+): Bytes | Uint8Array<ArrayBuffer> {
+  // Sections to add, in section order; each goes in before the first existing section after it.
+  const pending: { id: number; order: number; content: Uint8Array }[] = [];
+  for (const [key, content] of Object.entries(additions)) {
+    const id = Number(key);
+    const order = SECTION_ORDER[id];
+    if (content === undefined) continue;
+    if (order === undefined) throw new RangeError(`cannot add a section with id ${id}`);
+    if (info.sections.some((s) => s.id === id)) {
+      throw new RangeError(`cannot add section ${id}: the module already has one`);
+    }
+    pending.push({ id, order, content });
+  }
+  pending.sort((a, b) => a.order - b.order);
+
+  // The output as pieces: views of unchanged runs of `bytes`, and newly encoded sections.
+  const pieces: Uint8Array[] = [];
+  let changed = pending.length > 0;
+  let copyStart = 0; // start of the current run of unchanged bytes (header included)
+  const flushCopy = (upTo: number) => {
+    if (upTo > copyStart) pieces.push(bytes.subarray(copyStart, upTo));
+    copyStart = upTo;
+  };
+  const pushSection = (id: number, content: Uint8Array) => {
+    pieces.push(Uint8Array.of(id), encodeU32Leb(content.length), content);
+  };
+  const insertPendingBefore = (order: number, at: number) => {
+    if (pending.length === 0 || pending[0].order >= order) return;
+    flushCopy(at);
+    while (pending.length > 0 && pending[0].order < order) {
+      const { id, content } = pending.shift()!;
+      pushSection(id, content);
+    }
+  };
+
+  for (const section of info.sections) {
+    const order = SECTION_ORDER[section.id];
+    if (order !== undefined) insertPendingBefore(order, section.start);
+    const edit = edits[section.id];
+    if (edit === undefined) continue;
+    const content = bytes.subarray(section.contentStart, section.end);
+    const replacement = edit(content, section);
+    if (replacement === null || replacement === content) continue;
+    changed = true;
+    flushCopy(section.start);
+    pushSection(section.id, replacement);
+    copyStart = section.end;
+  }
+  flushCopy(bytes.length);
+  insertPendingBefore(Infinity, bytes.length);
+
+  if (!changed) return bytes;
+  let total = 0;
+  for (const piece of pieces) total += piece.length;
+  const output = new Uint8Array(total);
+  let offset = 0;
+  for (const piece of pieces) {
+    output.set(piece, offset);
+    offset += piece.length;
+  }
+  return output;
+}
+
+/**
+ * Returns a module in which every defined memory's maximum is `min(declared max ?? maxPages,
+ * maxPages)` (also capped at the format's limit), so the guest can never grow past the
+ * process's memory limit. Imported memories are left alone: whoever provides them sets
+ * their limits. Returns `bytes` itself if every maximum is already that value.
+ * The caller must first check that the minimum fits ({@link memoryMinimumPages}).
+ */
+export function limitMemory<Bytes extends Uint8Array>(
+  bytes: Bytes,
+  info: ModuleInfo,
+  maxPages: number,
+): Bytes | Uint8Array<ArrayBuffer> {
+  if (!Number.isSafeInteger(maxPages) || maxPages < 0) {
+    throw new RangeError(`invalid memory page limit: ${maxPages}`);
+  }
+  if (info.memories.length === 0) return bytes;
+  const limited = info.memories.map((memory) => {
+    const cap = Math.min(maxPages, memory.memory64 ? MAX_MEMORY64_PAGES : MAX_MEMORY32_PAGES);
+    const max = Math.min(memory.max ?? cap, cap);
+    if (memory.min > max) {
+      throw new RangeError(`memory minimum ${memory.min} pages exceeds the limit of ${max} pages`);
+    }
+    return { ...memory, max };
+  });
+  if (limited.every((memory, i) => info.memories[i].max === memory.max)) return bytes;
+
+  return rewriteSections(bytes, info, {
+    [SectionId.memory]: () => {
+      const writer = new ByteWriter(4 + limited.length * 12);
+      writer.u32(limited.length);
+      for (const memory of limited) {
+        // Keep the shared and 64-bit bits; set the has-maximum bit.
+        writer.u8(0x01 | (memory.shared ? 0x02 : 0) | (memory.memory64 ? 0x04 : 0));
+        writer.unsigned(memory.min);
+        writer.unsigned(memory.max);
+      }
+      return writer.finish();
+    },
+  });
+}
+
+/** The minimum size in pages of memory 0 (imported memories come first), or null if none. */
+export function memoryMinimumPages(info: ModuleInfo): number | null {
+  return info.importedMemories[0]?.min ?? info.memories[0]?.min ?? null;
+}

@@ -1,0 +1,323 @@
+import assert from "node:assert/strict";
+import { ByteReader, ByteWriter } from "../runtime/wasm/bytes.ts";
+import { type Limits, parseModule, SectionId } from "../runtime/wasm/module_info.ts";
+import { limitMemory, memoryMinimumPages, rewriteSections } from "../runtime/wasm/rewrite.ts";
+
+/** Compiles WAT with Debian's wat2wasm (function names kept in the name section). */
+async function wat(source: string, ...flags: string[]): Promise<Uint8Array<ArrayBuffer>> {
+  const dir = await Deno.makeTempDir({ prefix: "wasm_rewrite_" });
+  try {
+    await Deno.writeTextFile(`${dir}/module.wat`, source);
+    const { success, stderr } = await new Deno.Command("wat2wasm", {
+      args: ["--debug-names", ...flags, `${dir}/module.wat`, "-o", `${dir}/module.wasm`],
+    }).output();
+    if (!success) throw new Error(`wat2wasm failed: ${new TextDecoder().decode(stderr)}`);
+    return await Deno.readFile(`${dir}/module.wasm`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Compiles C for wasm32-wasi with clang-14, linking wasi-libc. */
+async function clang(source: string): Promise<Uint8Array<ArrayBuffer>> {
+  const dir = await Deno.makeTempDir({ prefix: "wasm_rewrite_" });
+  try {
+    await Deno.writeTextFile(`${dir}/guest.c`, source);
+    const { success, stderr } = await new Deno.Command("clang-14", {
+      args: ["--target=wasm32-wasi", "-O2", `${dir}/guest.c`, "-o", `${dir}/guest.wasm`],
+    }).output();
+    if (!success) throw new Error(`clang failed: ${new TextDecoder().decode(stderr)}`);
+    return await Deno.readFile(`${dir}/guest.wasm`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Appends a custom section (a name and a payload) to a module. */
+function withCustomSection(
+  bytes: Uint8Array,
+  name: string,
+  payload: Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  const content = new ByteWriter().name(name).bytes(payload).finish();
+  return new ByteWriter().bytes(bytes).u8(0).u32(content.length).bytes(content).finish();
+}
+
+/** Grows the exported memory one page at a time until it refuses; returns the final size. */
+function growUntilRefused(memory: WebAssembly.Memory): number {
+  for (let i = 0; i < 70_000; i++) {
+    if (memoryGrow(memory) === -1) break;
+  }
+  return memory.buffer.byteLength / 65536;
+}
+
+/** `memory.grow` as the guest sees it: -1 instead of an exception when refused. */
+function memoryGrow(memory: WebAssembly.Memory): number {
+  try {
+    return memory.grow(1);
+  } catch {
+    return -1;
+  }
+}
+
+/** Instantiates a module and returns its exports; every import is a do-nothing function. */
+function instantiate(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Exports {
+  const module = new WebAssembly.Module(bytes);
+  const imports: WebAssembly.Imports = {};
+  for (const entry of WebAssembly.Module.imports(module)) {
+    imports[entry.module] ??= {};
+    imports[entry.module][entry.name] = () => 0;
+  }
+  return new WebAssembly.Instance(module, imports).exports;
+}
+
+const GROWER_WAT = (memory: string) => `
+(module $grower
+  (memory (export "memory") ${memory})
+  (func $grow (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func $size (export "size") (result i32) (memory.size)))`;
+
+type Grower = { grow(pages: number): number; size(): number; memory: WebAssembly.Memory };
+
+Deno.test("limitMemory: a memory without a maximum gets one, enforced by the engine", async () => {
+  const bytes = await wat(GROWER_WAT("2"));
+  const info = parseModule(bytes);
+  assert.equal(info.memories[0].max, null);
+
+  const limited = limitMemory(bytes, info, 10);
+  assert.notEqual(limited, bytes);
+  assert.ok(WebAssembly.validate(limited));
+  const reparsed = parseModule(limited);
+  assert.deepEqual(reparsed.memories, [{ min: 2, max: 10, shared: false, memory64: false }]);
+  assert.deepEqual(WebAssembly.Module.exports(new WebAssembly.Module(limited)).length, 3);
+
+  // The guest's own memory.grow returns -1 past the maximum.
+  const guest = instantiate(limited) as unknown as Grower;
+  assert.equal(guest.grow(8), 2); // 2 -> 10 pages: the maximum exactly
+  assert.equal(guest.size(), 10);
+  assert.equal(guest.grow(1), -1);
+  assert.equal(guest.size(), 10);
+  // And so does the host's WebAssembly.Memory.grow (a RangeError, mapped to -1).
+  assert.equal(memoryGrow(guest.memory), -1);
+
+  // The unlimited original really could grow further.
+  const original = instantiate(bytes) as unknown as Grower;
+  assert.equal(original.grow(20), 2);
+});
+
+Deno.test("limitMemory: a larger declared maximum is lowered; a smaller one is kept", async () => {
+  const large = await wat(GROWER_WAT("1 1000"));
+  const lowered = limitMemory(large, parseModule(large), 16);
+  assert.equal(parseModule(lowered).memories[0].max, 16);
+  const guest = instantiate(lowered) as unknown as Grower;
+  assert.equal(growUntilRefused(guest.memory), 16);
+
+  // Already below the limit: nothing to do, and the very same bytes come back (no copy).
+  const small = await wat(GROWER_WAT("1 4"));
+  assert.equal(limitMemory(small, parseModule(small), 16), small);
+  const smallGuest = instantiate(small) as unknown as Grower;
+  assert.equal(growUntilRefused(smallGuest.memory), 4);
+
+  // Exactly at the limit: unchanged as well.
+  const exact = await wat(GROWER_WAT("1 16"));
+  assert.equal(limitMemory(exact, parseModule(exact), 16), exact);
+
+  // A module with no memory, or only an imported one, is returned as is.
+  const none = await wat(`(module (func (export "f")))`);
+  assert.equal(limitMemory(none, parseModule(none), 16), none);
+  const imported = await wat(`(module (import "env" "memory" (memory 1)))`);
+  assert.equal(limitMemory(imported, parseModule(imported), 16), imported);
+});
+
+Deno.test("limitMemory: maximums are capped at the 32-bit page limit", async () => {
+  const bytes = await wat(GROWER_WAT("1"));
+  const limited = limitMemory(bytes, parseModule(bytes), 1_000_000);
+  assert.ok(WebAssembly.validate(limited));
+  assert.equal(parseModule(limited).memories[0].max, 65536);
+});
+
+Deno.test("limitMemory: the shared and memory64 flags are kept", async () => {
+  const shared = await wat(`(module (memory (export "memory") 1 100 shared))`, "--enable-threads");
+  const sharedLimited = limitMemory(shared, parseModule(shared), 8);
+  assert.deepEqual(parseModule(sharedLimited).memories, [
+    { min: 1, max: 8, shared: true, memory64: false },
+  ]);
+  const sharedMemory = instantiate(sharedLimited).memory as WebAssembly.Memory;
+  assert.ok(sharedMemory.buffer instanceof SharedArrayBuffer);
+  assert.equal(growUntilRefused(sharedMemory), 8);
+
+  const memory64 = await wat(`(module (memory (export "memory") i64 1))`, "--enable-memory64");
+  const limited64 = limitMemory(memory64, parseModule(memory64), 5);
+  assert.ok(WebAssembly.validate(limited64));
+  assert.deepEqual(parseModule(limited64).memories, [
+    { min: 1, max: 5, shared: false, memory64: true },
+  ]);
+  // Above 65536 pages, memory64 keeps the requested maximum.
+  const large64 = limitMemory(memory64, parseModule(memory64), 100_000);
+  assert.ok(WebAssembly.validate(large64));
+  assert.equal(parseModule(large64).memories[0].max, 100_000);
+});
+
+Deno.test("limitMemory: every defined memory of a multi-memory module is limited", async () => {
+  const bytes = await wat(
+    `(module (memory 1) (memory 2 3) (memory 4 50) (memory 5 100))`,
+    "--enable-multi-memory",
+  );
+  const limited = limitMemory(bytes, parseModule(bytes), 40);
+  assert.ok(WebAssembly.validate(limited));
+  assert.deepEqual(parseModule(limited).memories.map((m: Limits) => [m.min, m.max]), [
+    [1, 40],
+    [2, 3],
+    [4, 40],
+    [5, 40],
+  ]);
+});
+
+Deno.test("limitMemory: a minimum above the limit is refused; memoryMinimumPages reports it", async () => {
+  const bytes = await wat(GROWER_WAT("20"));
+  const info = parseModule(bytes);
+  assert.equal(memoryMinimumPages(info), 20);
+  assert.throws(() => limitMemory(bytes, info, 10), {
+    name: "RangeError",
+    message: "memory minimum 20 pages exceeds the limit of 10 pages",
+  });
+  assert.throws(() => limitMemory(bytes, info, -1), RangeError);
+  assert.throws(() => limitMemory(bytes, info, 1.5), RangeError);
+
+  const imported = parseModule(
+    await wat(`(module (import "env" "m" (memory 7)) (memory 3))`, "--enable-multi-memory"),
+  );
+  assert.equal(memoryMinimumPages(imported), 7); // imported memories come first
+  assert.equal(memoryMinimumPages(parseModule(await wat(`(module)`))), null);
+});
+
+Deno.test("limitMemory: custom sections and the name section survive byte-for-byte", async () => {
+  const base = await wat(GROWER_WAT("1"));
+  const payload = Uint8Array.from({ length: 300 }, (_, i) => i % 251);
+  const bytes = withCustomSection(base, "lunatic.metadata", payload);
+  const info = parseModule(bytes);
+  const limited = limitMemory(bytes, info, 3);
+  const reparsed = parseModule(limited);
+
+  const module = new WebAssembly.Module(limited);
+  const [kept] = WebAssembly.Module.customSections(module, "lunatic.metadata");
+  assert.deepEqual(new Uint8Array(kept), payload);
+  assert.equal(reparsed.moduleName, "grower");
+  assert.deepEqual(reparsed.functionNames, info.functionNames);
+  assert.equal(reparsed.functionNames.get(0), "grow");
+
+  // Every section but the memory section is identical, in the same order.
+  assert.deepEqual(
+    reparsed.sections.map((s) => s.name ?? s.id),
+    info.sections.map((s) => s.name ?? s.id),
+  );
+  for (let i = 0; i < info.sections.length; i++) {
+    const before = info.sections[i];
+    const after = reparsed.sections[i];
+    if (before.id === SectionId.memory) continue;
+    assert.deepEqual(
+      limited.subarray(after.start, after.end),
+      bytes.subarray(before.start, before.end),
+    );
+  }
+});
+
+Deno.test("limitMemory: real clang output still validates, instantiates and is limited", async () => {
+  const bytes = await clang(`
+    #include <stdlib.h>
+    #include <stdio.h>
+    int main(void) { char *p = malloc(1 << 20); printf("%p\\n", (void *)p); return 0; }
+  `);
+  const info = parseModule(bytes);
+  const min = memoryMinimumPages(info)!;
+  assert.ok(min >= 2);
+  const limited = limitMemory(bytes, info, min + 4);
+  assert.ok(WebAssembly.validate(limited));
+  const reparsed = parseModule(limited);
+  assert.equal(reparsed.memories[0].max, min + 4);
+  assert.deepEqual(reparsed.functionNames, info.functionNames);
+  assert.deepEqual(reparsed.exports, info.exports);
+  assert.equal(reparsed.codeBodies.length, info.codeBodies.length);
+  // Only the memory section's bytes changed (its size did not), so everything else lines up.
+  assert.equal(limited.length, bytes.length + 1);
+  const memory = instantiate(limited).memory as WebAssembly.Memory;
+  assert.equal(growUntilRefused(memory), min + 4);
+});
+
+Deno.test("rewriteSections: edits re-encode only their sections, additions go in section order", async () => {
+  const bytes = await wat(`
+    (module
+      (type (func (result i32)))
+      (func (export "answer") (result i32) (i32.const 42))
+      (memory 1))`);
+  const info = parseModule(bytes);
+  assert.equal(info.sections.some((s) => s.id === SectionId.global), false);
+
+  // Add a global section (which must go between memory and export) and export the global.
+  const globals = new ByteWriter().u32(1).u8(0x7f).u8(0).u8(0x41).s32(-7).u8(0x0b).finish();
+  const seen: string[] = [];
+  const rewritten = rewriteSections(
+    bytes,
+    info,
+    {
+      [SectionId.export]: (content) => {
+        const reader = new ByteReader(content);
+        const count = reader.u32();
+        const rest = content.subarray(reader.pos);
+        return new ByteWriter().u32(count + 1).bytes(rest).name("seven").u8(3).u32(0).finish();
+      },
+      [SectionId.custom]: (_content, section) => {
+        seen.push(section.name!);
+        return null; // keep
+      },
+    },
+    { [SectionId.global]: globals },
+  );
+  assert.deepEqual(seen, ["name"]);
+  const reparsed = parseModule(rewritten);
+  assert.deepEqual(reparsed.sections.map((s) => s.name ?? s.id), [1, 3, 5, 6, 7, 10, "name"]);
+  const exports = instantiate(rewritten);
+  assert.equal((exports.answer as () => number)(), 42);
+  assert.equal((exports.seven as WebAssembly.Global).value, -7);
+
+  // No edit changed anything: the input itself comes back.
+  assert.equal(rewriteSections(bytes, info, { [SectionId.type]: (content) => content }), bytes);
+  assert.equal(rewriteSections(bytes, info, {}), bytes);
+
+  // An addition after every existing section lands at the end (here: a data section).
+  const data = new ByteWriter().u32(1).u8(0).u8(0x41).s32(0).u8(0x0b).name("hi").finish();
+  const withData = rewriteSections(bytes, info, {}, { [SectionId.data]: data });
+  assert.ok(WebAssembly.validate(withData));
+  assert.deepEqual(parseModule(withData).sections.map((s) => s.name ?? s.id), [
+    1,
+    3,
+    5,
+    7,
+    10,
+    "name",
+    11,
+  ]);
+
+  assert.throws(
+    () => rewriteSections(bytes, info, {}, { [SectionId.memory]: globals }),
+    /already has one/,
+  );
+  assert.throws(
+    () => rewriteSections(bytes, info, {}, { [SectionId.custom]: globals }),
+    RangeError,
+  );
+});
+
+Deno.test("rewriteSections: a replaced section's size may change its LEB128 length", async () => {
+  const bytes = await wat(`(module (func (export "f")))`);
+  const info = parseModule(bytes);
+  // Grow the name section past 127 bytes so its size takes two LEB128 bytes.
+  const moduleName = new ByteWriter().name("m".repeat(200)).finish();
+  const nameSection = new ByteWriter().name("name").u8(0).u32(moduleName.length).bytes(moduleName);
+  const rewritten = rewriteSections(bytes, info, {
+    [SectionId.custom]: () => nameSection.finish(),
+  });
+  const reparsed = parseModule(rewritten);
+  assert.equal(reparsed.moduleName, "m".repeat(200));
+  assert.ok(WebAssembly.validate(rewritten));
+});
