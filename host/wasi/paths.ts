@@ -1,0 +1,322 @@
+/**
+ * The `path_*` calls. Every path is taken relative to a directory fd and resolved by the
+ * sandbox (sandbox.ts) before Deno touches the host filesystem.
+ */
+import type { GuestMemory } from "../../runtime/guest_memory.ts";
+import type { HostContext } from "../../runtime/host_api.ts";
+import {
+  DIRECTORY_RIGHTS,
+  Errno,
+  type ErrnoCode,
+  FDFLAGS_ALL,
+  FILE_RIGHTS,
+  LookupFlags,
+  OFlags,
+  Rights,
+} from "./constants.ts";
+import { fail, withErrno } from "./errno.ts";
+import { timesToSet } from "./file_times.ts";
+import { DirEntry, FileEntry } from "./fd_table.ts";
+import { filestatOf, writeFilestat } from "./records.ts";
+import { resolveInSandbox, type SandboxedPath } from "./sandbox.ts";
+import { wasiState } from "./state.ts";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+/** Rights that need the host file opened for writing. */
+const WRITE_RIGHTS = Rights.FD_WRITE | Rights.FD_ALLOCATE | Rights.FD_FILESTAT_SET_SIZE;
+
+/** A guest path string; EILSEQ (as in wasi-common) when it is not UTF-8. */
+function readGuestPath(memory: GuestMemory, ptr: number, len: number): string {
+  const bytes = memory.bytes(ptr, len);
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    fail(Errno.ILSEQ, "path is not valid UTF-8");
+  }
+}
+
+/** Reads the path at `ptr` and resolves it under directory fd `fd`. */
+function resolveGuestPath(
+  process: HostContext,
+  fd: number,
+  ptr: number,
+  len: number,
+  followFinal: boolean,
+): SandboxedPath {
+  const dir = wasiState(process).fds.dir(fd);
+  const path = readGuestPath(process.memory, ptr, len);
+  return resolveInSandbox(dir.root, dir.parts, path, followFinal);
+}
+
+function lstatOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.lstatSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+/** Refuses paths whose last component is `.` or `..` (rmdir and rename of those are EINVAL). */
+function refuseDotLast(process: HostContext, ptr: number, len: number): void {
+  const last = readGuestPath(process.memory, ptr, len).split("/").filter((c) => c !== "").at(-1);
+  if (last === "." || last === "..") fail(Errno.INVAL);
+}
+
+/** Refuses an operation that would remove or move a preopen itself. */
+function refuseRoot(target: SandboxedPath): void {
+  if (target.parts.length === 0) fail(Errno.BUSY);
+}
+
+export function pathOpen(
+  process: HostContext,
+  dirFd: number,
+  lookupFlags: number,
+  pathPtr: number,
+  pathLen: number,
+  oflags: number,
+  rightsBase: bigint,
+  rightsInheriting: bigint,
+  fdFlags: number,
+  fdOut: number,
+): ErrnoCode {
+  return withErrno(() => {
+    process.memory.check(fdOut, 4);
+    const fds = wasiState(process).fds;
+    const dir = fds.dir(dirFd);
+    const creating = (oflags & OFlags.CREAT) !== 0;
+    const exclusive = creating && (oflags & OFlags.EXCL) !== 0;
+    const truncating = (oflags & OFlags.TRUNC) !== 0;
+    const wantsDirectory = (oflags & OFlags.DIRECTORY) !== 0;
+    if (wantsDirectory && (oflags & (OFlags.CREAT | OFlags.EXCL | OFlags.TRUNC))) {
+      fail(Errno.INVAL);
+    }
+    // O_CREAT|O_EXCL never follows a final symlink: the link itself makes the name taken.
+    const follow = (lookupFlags & LookupFlags.SYMLINK_FOLLOW) !== 0 && !exclusive;
+    const path = readGuestPath(process.memory, pathPtr, pathLen);
+    const target = resolveInSandbox(dir.root, dir.parts, path, follow);
+    const info = lstatOrNull(target.hostPath);
+    if (info !== null && exclusive) fail(Errno.EXIST);
+    if (info?.isSymlink) fail(Errno.LOOP);
+
+    // What the new fd may do: what was asked for, within what the directory passes on.
+    const base = BigInt.asUintN(64, rightsBase) & dir.rightsInheriting;
+    const writing = (base & WRITE_RIGHTS) !== 0n;
+
+    if (wantsDirectory || info?.isDirectory) {
+      if (info === null) fail(Errno.NOENT);
+      if (!info.isDirectory) fail(Errno.NOTDIR);
+      if (writing && !wantsDirectory) fail(Errno.ISDIR);
+      const inheriting = BigInt.asUintN(64, rightsInheriting) & dir.rightsInheriting;
+      const child = new DirEntry(dir.root, target.parts, null, base & DIRECTORY_RIGHTS, inheriting);
+      process.memory.writeU32(fdOut, fds.add(child));
+      return;
+    }
+    if (info === null && !creating) fail(Errno.NOENT);
+    if (info === null && target.trailingSlash) fail(Errno.ISDIR);
+    // Opening a FIFO or socket would block the whole runtime until a peer shows up.
+    if (info?.isFifo || info?.isSocket) fail(Errno.NOTSUP);
+
+    const file = openHostFile(target.hostPath, {
+      read: (base & Rights.FD_READ) !== 0n,
+      write: writing,
+      create: creating,
+      exclusive,
+      truncate: truncating,
+    });
+    const entry = new FileEntry(file, base & FILE_RIGHTS, fdFlags & FDFLAGS_ALL);
+    process.memory.writeU32(fdOut, fds.add(entry));
+  });
+}
+
+interface OpenIntent {
+  read: boolean;
+  write: boolean;
+  create: boolean;
+  exclusive: boolean;
+  truncate: boolean;
+}
+
+/**
+ * Opens a host file. Deno refuses to create or truncate through a handle without write
+ * access (POSIX allows it), so a read-only open that creates or truncates does that first
+ * through a short-lived writable handle. A handle must read or write, so an fd with neither
+ * right is opened for reading (its rights still refuse the read).
+ */
+function openHostFile(path: string, intent: OpenIntent): Deno.FsFile {
+  if (intent.write) {
+    return Deno.openSync(path, {
+      read: intent.read,
+      write: true,
+      create: intent.create,
+      createNew: intent.exclusive,
+      truncate: intent.truncate,
+    });
+  }
+  if (intent.create || intent.truncate) {
+    Deno.openSync(path, {
+      write: true,
+      create: intent.create,
+      createNew: intent.exclusive,
+      truncate: intent.truncate,
+    }).close();
+  }
+  return Deno.openSync(path, { read: true });
+}
+
+export function pathCreateDirectory(
+  process: HostContext,
+  fd: number,
+  pathPtr: number,
+  pathLen: number,
+): ErrnoCode {
+  return withErrno(() => {
+    Deno.mkdirSync(resolveGuestPath(process, fd, pathPtr, pathLen, false).hostPath);
+  });
+}
+
+export function pathFilestatGet(
+  process: HostContext,
+  fd: number,
+  lookupFlags: number,
+  pathPtr: number,
+  pathLen: number,
+  statOut: number,
+): ErrnoCode {
+  return withErrno(() => {
+    const follow = (lookupFlags & LookupFlags.SYMLINK_FOLLOW) !== 0;
+    const target = resolveGuestPath(process, fd, pathPtr, pathLen, follow);
+    writeFilestat(process.memory, statOut, filestatOf(Deno.lstatSync(target.hostPath)));
+  });
+}
+
+/** Deno can only set times through a symlink, so setting a link's own times is ENOTSUP. */
+export function pathFilestatSetTimes(
+  process: HostContext,
+  fd: number,
+  lookupFlags: number,
+  pathPtr: number,
+  pathLen: number,
+  atim: bigint,
+  mtim: bigint,
+  fstFlags: number,
+): ErrnoCode {
+  return withErrno(() => {
+    const follow = (lookupFlags & LookupFlags.SYMLINK_FOLLOW) !== 0;
+    const path = resolveGuestPath(process, fd, pathPtr, pathLen, follow).hostPath;
+    const info = Deno.lstatSync(path);
+    if (info.isSymlink) fail(Errno.NOTSUP);
+    const times = timesToSet(atim, mtim, fstFlags, () => info);
+    if (times) Deno.utimeSync(path, ...times);
+  });
+}
+
+export function pathLink(
+  process: HostContext,
+  oldFd: number,
+  oldLookupFlags: number,
+  oldPathPtr: number,
+  oldPathLen: number,
+  newFd: number,
+  newPathPtr: number,
+  newPathLen: number,
+): ErrnoCode {
+  return withErrno(() => {
+    const follow = (oldLookupFlags & LookupFlags.SYMLINK_FOLLOW) !== 0;
+    const source = resolveGuestPath(process, oldFd, oldPathPtr, oldPathLen, follow);
+    const link = resolveGuestPath(process, newFd, newPathPtr, newPathLen, false);
+    Deno.linkSync(source.hostPath, link.hostPath);
+  });
+}
+
+/** Copies the link's text, truncated to the buffer as POSIX `readlink` does. */
+export function pathReadlink(
+  process: HostContext,
+  fd: number,
+  pathPtr: number,
+  pathLen: number,
+  bufPtr: number,
+  bufLen: number,
+  bufusedOut: number,
+): ErrnoCode {
+  return withErrno(() => {
+    const link = resolveGuestPath(process, fd, pathPtr, pathLen, false);
+    const text = encoder.encode(Deno.readLinkSync(link.hostPath));
+    const copied = text.subarray(0, bufLen >>> 0);
+    process.memory.write(bufPtr, copied);
+    process.memory.writeU32(bufusedOut, copied.byteLength);
+  });
+}
+
+export function pathRemoveDirectory(
+  process: HostContext,
+  fd: number,
+  pathPtr: number,
+  pathLen: number,
+): ErrnoCode {
+  return withErrno(() => {
+    refuseDotLast(process, pathPtr, pathLen);
+    const target = resolveGuestPath(process, fd, pathPtr, pathLen, false);
+    refuseRoot(target);
+    if (!Deno.lstatSync(target.hostPath).isDirectory) fail(Errno.NOTDIR);
+    Deno.removeSync(target.hostPath);
+  });
+}
+
+export function pathRename(
+  process: HostContext,
+  oldFd: number,
+  oldPathPtr: number,
+  oldPathLen: number,
+  newFd: number,
+  newPathPtr: number,
+  newPathLen: number,
+): ErrnoCode {
+  return withErrno(() => {
+    refuseDotLast(process, oldPathPtr, oldPathLen);
+    refuseDotLast(process, newPathPtr, newPathLen);
+    const source = resolveGuestPath(process, oldFd, oldPathPtr, oldPathLen, false);
+    const destination = resolveGuestPath(process, newFd, newPathPtr, newPathLen, false);
+    refuseRoot(source);
+    refuseRoot(destination);
+    Deno.renameSync(source.hostPath, destination.hostPath);
+  });
+}
+
+/**
+ * Creates a symlink whose text is `oldPath`. An absolute target is refused (EPERM) as it could
+ * only ever lead outside the sandbox; a relative one is checked whenever it is followed.
+ */
+export function pathSymlink(
+  process: HostContext,
+  oldPathPtr: number,
+  oldPathLen: number,
+  fd: number,
+  newPathPtr: number,
+  newPathLen: number,
+): ErrnoCode {
+  return withErrno(() => {
+    const linkText = readGuestPath(process.memory, oldPathPtr, oldPathLen);
+    if (linkText.length === 0) fail(Errno.NOENT);
+    if (linkText.includes("\0")) fail(Errno.INVAL);
+    if (linkText.startsWith("/")) fail(Errno.PERM, "absolute symlink target refused");
+    const link = resolveGuestPath(process, fd, newPathPtr, newPathLen, false);
+    Deno.symlinkSync(linkText, link.hostPath);
+  });
+}
+
+export function pathUnlinkFile(
+  process: HostContext,
+  fd: number,
+  pathPtr: number,
+  pathLen: number,
+): ErrnoCode {
+  return withErrno(() => {
+    const target = resolveGuestPath(process, fd, pathPtr, pathLen, false);
+    // Deno's remove would also rmdir a directory; unlink must not.
+    if (Deno.lstatSync(target.hostPath).isDirectory) fail(Errno.ISDIR);
+    Deno.removeSync(target.hostPath);
+  });
+}
