@@ -7,10 +7,17 @@
 export interface BacktraceSource {
   /** Display name of the module, e.g. `app.wasm`. */
   readonly displayName: string;
-  functionName(index: number): string | null;
+  /**
+   * The name of the function whose code contains byte `offset` of the module as compiled.
+   * (V8 15 reports every frame as `wasm-function[0]`, so frames are located by offset.)
+   */
+  functionNameAt(offset: number): string | null;
+  /** Maps an offset in the compiled (rewritten) module back to the original file. */
+  originalOffset(offset: number): number;
 }
 
-const WASM_FRAME = /at (?:(\S.*?) \()?wasm:\/\/wasm\/[0-9a-f]+:wasm-function\[(\d+)\]:(0x[0-9a-f]+)\)?/;
+const WASM_FRAME =
+  /at (?:(\S.*?) \()?wasm:\/\/wasm\/[0-9a-f]+:wasm-function\[(\d+)\]:(0x[0-9a-f]+)\)?/;
 
 /** Formats the wasm frames of `error` innermost first, or returns undefined if it has none. */
 export function formatBacktrace(error: unknown, source: BacktraceSource): string | undefined {
@@ -20,10 +27,11 @@ export function formatBacktrace(error: unknown, source: BacktraceSource): string
   for (const line of stack.split("\n")) {
     const frame = WASM_FRAME.exec(line);
     if (frame === null) continue;
-    const index = Number(frame[2]);
-    const name = source.functionName(index) ?? frame[1] ?? `<wasm function ${index}>`;
+    const offset = source.originalOffset(Number(frame[3]));
+    const name = source.functionNameAt(offset) ?? frame[1] ?? `<wasm function ${frame[2]}>`;
+    const hex = `0x${offset.toString(16)}`;
     lines.push(
-      `  ${String(lines.length).padStart(3)}: ${frame[3].padStart(8)} - ${source.displayName}!${
+      `  ${String(lines.length).padStart(3)}: ${hex.padStart(8)} - ${source.displayName}!${
         demangle(name)
       }`,
     );

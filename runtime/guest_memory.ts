@@ -36,13 +36,18 @@ export class GuestMemory {
     return this.#view;
   }
 
-  /** Traps unless `[ptr, ptr+len)` lies inside memory. Pointers are read as unsigned. */
+  /**
+   * Traps unless `[ptr, ptr+len)` lies inside memory. Pointers are read as unsigned; a
+   * negative `len` is a guest i32 read as unsigned, while larger computed lengths (a count
+   * times an element size) are taken as they are.
+   */
   check(ptr: number, len: number): number {
     const start = ptr >>> 0;
+    const length = len < 0 ? len >>> 0 : len;
     const size = this.u8.byteLength;
-    if (start + (len >>> 0) > size) {
+    if (start + length > size) {
       trap(
-        `out of bounds memory access: ${len >>> 0} bytes at 0x${
+        `out of bounds memory access: ${length} bytes at 0x${
           start.toString(16)
         } (memory is ${size} bytes)`,
       );
@@ -53,7 +58,7 @@ export class GuestMemory {
   /** A live view of `len` bytes at `ptr` (no copy). */
   bytes(ptr: number, len: number): Uint8Array {
     const start = this.check(ptr, len);
-    return this.#u8.subarray(start, start + (len >>> 0));
+    return this.#u8.subarray(start, start + (len < 0 ? len >>> 0 : len));
   }
 
   /** A copy of `len` bytes at `ptr`. */

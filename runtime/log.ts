@@ -56,7 +56,8 @@ export function setupLogging(level?: LogLevel): void {
   const lowestLevel = level ?? parseLevel(Deno.env.get("LUNATIC_LOG"));
   configureSync({
     sinks: {
-      stderr: (record: LogRecord) => writeAllSync(Deno.stderr, encoder.encode(formatRecord(record))),
+      stderr: (record: LogRecord) =>
+        writeAllSync(Deno.stderr, encoder.encode(formatRecord(record))),
     },
     loggers: [
       { category: ["lunatic"], lowestLevel, sinks: ["stderr"] },

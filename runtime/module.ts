@@ -53,10 +53,12 @@ export class HostRegistry {
  * A loaded module: validated, its imports linked against the host, compiled once per memory
  * limit and instantiated per process.
  */
-export class LunaticModule implements BacktraceSource {
+export class LunaticModule {
   readonly #compiled = new Map<number, WebAssembly.Module>();
   readonly #namespaces: HostNamespace<HostContext>[];
   readonly #prepared = new WeakSet<ProcessConfig>();
+  /** Per compiled variant: how far the rewrite moved the code section. */
+  readonly #offsetShift = new Map<number, number>();
 
   constructor(
     readonly bytes: Uint8Array,
@@ -70,8 +72,36 @@ export class LunaticModule implements BacktraceSource {
     this.#namespaces = namespaces;
   }
 
-  functionName(index: number): string | null {
-    return functionName(this.info, index);
+  functionNameAt(offset: number): string | null {
+    const index = this.functionIndexAt(offset);
+    return index === null ? null : functionName(this.info, index);
+  }
+
+  /** The index of the function whose body contains byte `offset` of the original module. */
+  functionIndexAt(offset: number): number | null {
+    const bodies = this.info.codeBodies;
+    let low = 0;
+    let high = bodies.length - 1;
+    while (low <= high) {
+      const mid = (low + high) >> 1;
+      if (offset < bodies[mid].start) high = mid - 1;
+      else if (offset >= bodies[mid].end) low = mid + 1;
+      else return this.info.importedFunctionCount + mid;
+    }
+    return null;
+  }
+
+  /**
+   * A backtrace source for the variant compiled for `maxPages`: its memory section may have
+   * grown or shrunk, which shifts every later offset by the same amount.
+   */
+  backtraceSource(maxPages: number): BacktraceSource {
+    const shift = this.#offsetShift.get(maxPages) ?? 0;
+    return {
+      displayName: this.displayName,
+      functionNameAt: (offset) => this.functionNameAt(offset),
+      originalOffset: (offset) => offset - shift,
+    };
   }
 
   /** The first memory's minimum size in pages, or null when the module has no memory. */
@@ -117,7 +147,10 @@ export class LunaticModule implements BacktraceSource {
         `memory minimum size of ${minimum} pages exceeds memory limits (${maxPages} pages allowed)`,
       );
     }
-    return limitMemory(this.bytes, this.info, maxPages) as Uint8Array<ArrayBuffer>;
+    const limited = limitMemory(this.bytes, this.info, maxPages) as Uint8Array<ArrayBuffer>;
+    // Only the memory section (before the code) changes size.
+    this.#offsetShift.set(maxPages, limited.byteLength - this.bytes.byteLength);
+    return limited;
   }
 
   /**
@@ -128,7 +161,7 @@ export class LunaticModule implements BacktraceSource {
   importsFor(process: HostContext): WebAssembly.Imports {
     const imports: Record<string, Record<string, unknown>> = {};
     const config = process.config;
-    const filtered = config.allowedNamespaces !== null;
+    const filtered = !config.allowsEverything;
     for (const { module, name, hostFunction } of this.imports) {
       let bound: unknown;
       if (filtered && !config.allows(module, name)) {

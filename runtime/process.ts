@@ -5,7 +5,7 @@ import { GuestMemory } from "./guest_memory.ts";
 import type { DisposableHostState, HostContext } from "./host_api.ts";
 import { promising } from "./jspi.ts";
 import { Mailbox } from "./mailbox.ts";
-import { type Message, ProcessDiedMessage, LinkDiedMessage } from "./message.ts";
+import { LinkDiedMessage, type Message, ProcessDiedMessage } from "./message.ts";
 import type { LunaticModule } from "./module.ts";
 import { ResourceTable } from "./resources.ts";
 import type { Runtime } from "./runtime.ts";
@@ -90,7 +90,9 @@ export class Process implements HostContext {
   get memory(): GuestMemory {
     if (this.#memory !== null) return this.#memory;
     const instance = this.#instance;
-    if (instance === null) trap("the process is not initialised yet (host call during instantiation)");
+    if (instance === null) {
+      trap("the process is not initialised yet (host call during instantiation)");
+    }
     const memory = instance.exports.memory;
     if (!(memory instanceof WebAssembly.Memory)) trap("No export `memory` found");
     return this.#memory = new GuestMemory(memory);
@@ -249,7 +251,10 @@ export class Process implements HostContext {
         : { kind: "failure", reason: `exited with code ${error.code}`, exitCode: error.code };
     }
     if (error instanceof ProcessKilled) return failure(error.message);
-    const backtrace = formatBacktrace(error, this.module);
+    const backtrace = formatBacktrace(
+      error,
+      this.module.backtraceSource(this.config.maxMemoryPages),
+    );
     if (error instanceof HostTrap) return { kind: "failure", reason: error.message, backtrace };
     if (error instanceof WebAssembly.RuntimeError) {
       return { kind: "failure", reason: error.message, backtrace };
@@ -270,7 +275,9 @@ export class Process implements HostContext {
     const links = this.links;
     this.links = null;
     if (links !== null) {
-      for (const [other, tag] of links) this.environment.get(other)?.linkDied(this.id, tag, outcome);
+      for (const [other, tag] of links) {
+        this.environment.get(other)?.linkDied(this.id, tag, outcome);
+      }
     }
     const monitors = this.monitors;
     this.monitors = null;

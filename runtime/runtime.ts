@@ -102,6 +102,13 @@ export class Runtime {
       return;
     }
     const name = registeredName(process) ?? String(process.id);
+    if (outcome.exitCode !== undefined) {
+      // A deliberate exit(n): links see a failure, but it is not an error worth a warning.
+      log.info(
+        `Process ${name} exited with code ${outcome.exitCode}, notifying: ${linkCount} links`,
+      );
+      return;
+    }
     const backtrace = outcome.backtrace ? `\nwasm backtrace:\n${outcome.backtrace}` : "";
     log.warn(
       `Process ${name} failed, notifying: ${linkCount} links: ${outcome.reason}${backtrace}`,
