@@ -3,14 +3,11 @@
  */
 import { trap } from "../runtime/errors.ts";
 import { hostFn, type HostNamespace, suspendingFn } from "../runtime/host_api.ts";
-import {
-  DataMessage,
-  type Message,
-  receiveStatus,
-  TIMEOUT,
-} from "../runtime/message.ts";
+import { DataMessage, type Message, receiveStatus, TIMEOUT } from "../runtime/message.ts";
+import type { LunaticModule } from "../runtime/module.ts";
 import type { Process } from "../runtime/process.ts";
 import { guestTimeout } from "../runtime/timers.ts";
+import { notSupported } from "./not_supported.ts";
 
 /** The data message in the scratch slot, or a trap naming what is there instead. */
 export function scratchData(process: Process): DataMessage {
@@ -55,7 +52,7 @@ function readTags(process: Process, ptr: number, count: number): bigint[] | null
 }
 
 /** Waits for the next arriving message matching `tags`; puts it in the slot. */
-function awaitArrival(
+export function awaitArrival(
   process: Process,
   tags: bigint[] | null,
   timeout: bigint | null,
@@ -68,9 +65,38 @@ function awaitArrival(
   });
 }
 
+/**
+ * Takes resource `index` of the received message for the caller, checking its kind. A wrong
+ * kind leaves the resource in place (spec §3.4).
+ */
+export function takeResource(process: Process, index: bigint, kind: string): unknown {
+  const message = scratchData(process);
+  const resources = message.resources ?? [];
+  const i = index >= 0n && index < BigInt(resources.length) ? Number(index) : -1;
+  const resource = i >= 0 ? resources[i] : undefined;
+  if (resource === undefined) {
+    trap(`no resource at index ${BigInt.asUintN(64, index)} in the message`);
+  }
+  if (resource === null) trap(`the resource at index ${i} was already taken`);
+  if (resource.kind !== kind) {
+    trap(`the resource at index ${i} is a ${resource.kind}, not a ${kind}`);
+  }
+  resources[i] = null;
+  return resource.value;
+}
+
 export const messageNamespace: HostNamespace<Process> = {
   module: "lunatic::message",
   functions: {
+    // Socket resources arrive with the networking issue.
+    ...notSupported("lunatic::message", {
+      push_tcp_stream: "i64 -> i64",
+      take_tcp_stream: "i64 -> i64",
+      push_tls_stream: "i64 -> i64",
+      take_tls_stream: "i64 -> i64",
+      push_udp_socket: "i64 -> i64",
+      take_udp_socket: "i64 -> i64",
+    }),
     create_data: hostFn(["i64", "i64"], [], (p) => (tag: bigint, capacity: bigint) => {
       const hint = capacity > 0n && capacity < 1n << 20n ? Number(capacity) : 0;
       setScratch(p, new DataMessage(tag, hint));
@@ -85,7 +111,9 @@ export const messageNamespace: HostNamespace<Process> = {
       const memory = p.memory;
       const start = memory.check(ptr, len);
       if (message.cursor > message.size) {
-        trap(`read cursor ${message.cursor} is past the end of the message (${message.size} bytes)`);
+        trap(
+          `read cursor ${message.cursor} is past the end of the message (${message.size} bytes)`,
+        );
       }
       const count = Math.min(len >>> 0, message.size - message.cursor);
       memory.u8.set(message.data.subarray(message.cursor, message.cursor + count), start);
@@ -109,6 +137,15 @@ export const messageNamespace: HostNamespace<Process> = {
       return message.kind === "process_died" ? message.processId : 0n;
     }),
     data_size: hostFn([], ["i64"], (p) => () => BigInt(scratchData(p).size)),
+    push_module: hostFn(["i64"], ["i64"], (p) => (moduleId: bigint) => {
+      const module = p.modules.get(moduleId);
+      if (module === undefined) trap(`unknown module id ${BigInt.asUintN(64, moduleId)}`);
+      return BigInt(scratchData(p).pushResource({ kind: "module", value: module }));
+    }),
+    take_module: hostFn(["i64"], ["i64"], (p) => (index: bigint) => {
+      const module = takeResource(p, index, "module") as LunaticModule;
+      return BigInt(p.modules.add(module));
+    }),
     send: hostFn(["i64"], ["i32"], (p) => (processId: bigint) => {
       sendTo(p, processId, takeScratch(p));
       return 0;

@@ -42,6 +42,35 @@ export function spawnConfig(process: Process, configId: bigint): ProcessConfig {
   return config.clone();
 }
 
+/** A config resource of the calling process; traps on an unknown ID. */
+export function configResource(process: Process, configId: bigint): ProcessConfig {
+  const config = process.configs.get(configId);
+  if (config === undefined) trap(`unknown config id ${BigInt.asUintN(64, configId)}`);
+  return config;
+}
+
+/** A permission setter that refuses to grant what the calling process does not have. */
+function permissionSetter(
+  permission: "canCompileModules" | "canCreateConfigs" | "canSpawnProcesses",
+  name: string,
+) {
+  return hostFn(["i64", "i32"], [], (p: Process) => (configId: bigint, can: number) => {
+    const config = configResource(p, configId);
+    if (can !== 0 && !p.config[permission]) {
+      trap(`permission denied: cannot grant ${name}, which this process does not have`);
+    }
+    config[permission] = can !== 0;
+  });
+}
+
+function permissionGetter(
+  permission: "canCompileModules" | "canCreateConfigs" | "canSpawnProcesses",
+) {
+  return hostFn(["i64"], ["i32"], (p: Process) => (configId: bigint) => {
+    return configResource(p, configId)[permission] ? 1 : 0;
+  });
+}
+
 /** The module a spawn uses: the caller's own for -1, else a module resource. */
 export function spawnModule(process: Process, moduleId: bigint): LunaticModule {
   if (moduleId === -1n) return process.module;
@@ -101,6 +130,136 @@ export function spawnFromGuest(
 export const processNamespace: HostNamespace<Process> = {
   module: "lunatic::process",
   functions: {
+    compile_module: suspendingFn(
+      ["i32", "i32", "i32"],
+      ["i32"],
+      (p) => (dataPtr: number, dataLen: number, idPtr: number) => {
+        if (!p.config.canCompileModules) return -1;
+        const bytes = p.memory.copy(dataPtr, dataLen);
+        p.memory.check(idPtr, 8);
+        const loading = p.runtime.modules.loadAndCompile(
+          bytes,
+          `module from process ${p.id}`,
+          p.config.maxMemoryPages,
+        );
+        return p.suspend(loading.then(
+          (module) => ({ ok: true as const, module }),
+          (error) => ({ ok: false as const, error }),
+        )).then((result) => {
+          if (result.ok) {
+            p.memory.writeU64(idPtr, p.modules.add(result.module));
+            return 0;
+          }
+          if (!(result.error instanceof LunaticError)) throw result.error;
+          p.memory.writeU64(idPtr, errorId(p, result.error.message));
+          return 1;
+        });
+      },
+    ),
+    drop_module: hostFn(["i64"], [], (p) => (moduleId: bigint) => {
+      if (p.modules.take(moduleId) === undefined) {
+        trap(`unknown module id ${BigInt.asUintN(64, moduleId)}`);
+      }
+    }),
+    create_config: hostFn([], ["i64"], (p) => () => {
+      if (!p.config.canCreateConfigs) return -1n;
+      return BigInt(p.configs.add(p.config.derive()));
+    }),
+    drop_config: hostFn(["i64"], [], (p) => (configId: bigint) => {
+      if (p.configs.take(configId) === undefined) {
+        trap(`unknown config id ${BigInt.asUintN(64, configId)}`);
+      }
+    }),
+    config_set_max_memory: hostFn(["i64", "i64"], [], (p) => (configId: bigint, bytes: bigint) => {
+      const config = configResource(p, configId);
+      const limit = BigInt.asUintN(64, bytes);
+      if (limit > p.config.maxMemory) {
+        trap(
+          `permission denied: cannot raise max memory to ${limit} bytes, above this process's limit of ${p.config.maxMemory}`,
+        );
+      }
+      config.maxMemory = limit;
+    }),
+    config_get_max_memory: hostFn(["i64"], ["i64"], (p) => (configId: bigint) => {
+      return configResource(p, configId).maxMemory;
+    }),
+    config_set_max_fuel: hostFn(["i64", "i64"], [], (p) => (configId: bigint, units: bigint) => {
+      const config = configResource(p, configId);
+      const fuel = BigInt.asUintN(64, units);
+      const own = p.config.maxFuel;
+      if (own !== 0n && (fuel === 0n || fuel > own)) {
+        trap(
+          `permission denied: cannot raise max fuel to ${
+            fuel === 0n ? "unlimited" : fuel
+          }, above this process's limit of ${own}`,
+        );
+      }
+      config.maxFuel = fuel;
+    }),
+    config_get_max_fuel: hostFn(["i64"], ["i64"], (p) => (configId: bigint) => {
+      return configResource(p, configId).maxFuel;
+    }),
+    config_can_compile_modules: permissionGetter("canCompileModules"),
+    config_set_can_compile_modules: permissionSetter("canCompileModules", "can_compile_modules"),
+    config_can_create_configs: permissionGetter("canCreateConfigs"),
+    config_set_can_create_configs: permissionSetter("canCreateConfigs", "can_create_configs"),
+    config_can_spawn_processes: permissionGetter("canSpawnProcesses"),
+    config_set_can_spawn_processes: permissionSetter("canSpawnProcesses", "can_spawn_processes"),
+    config_allow_namespace: hostFn(
+      ["i64", "i32", "i32"],
+      [],
+      (p) => (configId: bigint, ptr: number, len: number) => {
+        const config = configResource(p, configId);
+        config.allowNamespace(p.memory.readString(ptr, len, "namespace"));
+      },
+    ),
+    get_or_spawn: hostFn(
+      ["i32", "i32", "i64", "i64", "i64", "i32", "i32", "i32", "i32", "i32", "i32"],
+      ["i32"],
+      (p) =>
+      (
+        namePtr: number,
+        nameLen: number,
+        link: bigint,
+        configId: bigint,
+        moduleId: bigint,
+        funcPtr: number,
+        funcLen: number,
+        paramsPtr: number,
+        paramsLen: number,
+        nodeIdPtr: number,
+        idPtr: number,
+      ) => {
+        const name = p.memory.readString(namePtr, nameLen, "registry name");
+        p.memory.check(nodeIdPtr, 8);
+        p.memory.check(idPtr, 8);
+        const registry = p.environment.registry;
+        const existing = registry.get(name);
+        if (existing !== undefined) {
+          p.memory.writeU64(nodeIdPtr, existing.nodeId);
+          p.memory.writeU64(idPtr, existing.processId);
+          return 2;
+        }
+        const result = spawnFromGuest(p, {
+          link,
+          configId,
+          moduleId,
+          funcPtr,
+          funcLen,
+          paramsPtr,
+          paramsLen,
+        });
+        p.memory.writeU64(nodeIdPtr, 0n);
+        if ("error" in result) {
+          // lunatic registers the name even when the spawn failed; we do not.
+          p.memory.writeU64(idPtr, errorId(p, result.error));
+          return 1;
+        }
+        registry.set(name, { nodeId: 0n, processId: BigInt(result.processId) });
+        p.memory.writeU64(idPtr, result.processId);
+        return 0;
+      },
+    ),
     spawn: hostFn(
       ["i64", "i64", "i64", "i32", "i32", "i32", "i32", "i32"],
       ["i32"],
@@ -153,7 +312,7 @@ export const processNamespace: HostNamespace<Process> = {
       const target = p.environment.get(processId);
       if (target === undefined) {
         // Linking to a process that does not exist is an immediate link death (spec §1.3).
-        p.linkDied(-1, tag, "no_process");
+        p.linkDied(Number(BigInt.asUintN(64, processId)), tag, "no_process");
         return;
       }
       if (target === p) return;
