@@ -19,6 +19,7 @@ export interface ProcessConfigInit {
   args?: string[];
   env?: [string, string][];
   allowedNamespaces?: string[] | null;
+  namespaceCeiling?: string[][];
 }
 
 export class ProcessConfig {
@@ -35,9 +36,15 @@ export class ProcessConfig {
   args: string[];
   env: [string, string][];
   /**
-   * Allowed host namespaces as prefixes of `module::function`, or null for "everything".
+   * Allowed host namespaces as prefixes of `module::function`, or null for "everything"
+   * (within {@link namespaceCeiling}).
    */
   allowedNamespaces: string[] | null;
+  /**
+   * The namespace lists of every config this one was derived from: a function must match
+   * each of them too, so a config never allows more than its creator.
+   */
+  namespaceCeiling: string[][];
 
   constructor(init: ProcessConfigInit = {}) {
     this.maxMemory = init.maxMemory ?? DEFAULT_MAX_MEMORY;
@@ -49,6 +56,27 @@ export class ProcessConfig {
     this.args = [...(init.args ?? [])];
     this.env = (init.env ?? []).map(([k, v]) => [k, v]);
     this.allowedNamespaces = init.allowedNamespaces ? [...init.allowedNamespaces] : null;
+    this.namespaceCeiling = (init.namespaceCeiling ?? []).map((list) => [...list]);
+  }
+
+  /**
+   * A new config made by a process running with this one (`create_config`): lunatic's
+   * defaults (no permissions, no args, env or preopens), but never more than this config
+   * allows: the same memory and fuel limits and the same namespaces.
+   */
+  derive(): ProcessConfig {
+    return new ProcessConfig({
+      maxMemory: this.maxMemory,
+      maxFuel: this.maxFuel,
+      namespaceCeiling: this.allowedNamespaces === null
+        ? this.namespaceCeiling
+        : [...this.namespaceCeiling, this.allowedNamespaces],
+    });
+  }
+
+  /** True when every namespace list in force is the "allow all" list. */
+  get allowsEverything(): boolean {
+    return this.allowedNamespaces === null && this.namespaceCeiling.length === 0;
   }
 
   /** The memory limit in whole wasm pages (at most 65,536). */
@@ -63,8 +91,15 @@ export class ProcessConfig {
 
   /** True when `module::name` is inside this config's allowed namespaces. */
   allows(module: string, name: string): boolean {
-    if (this.allowedNamespaces === null) return true;
+    if (this.allowsEverything) return true;
     const full = `${module}::${name}`;
-    return this.allowedNamespaces.some((prefix) => full.startsWith(prefix));
+    const inList = (list: string[]) => list.some((prefix) => full.startsWith(prefix));
+    return (this.allowedNamespaces === null || inList(this.allowedNamespaces)) &&
+      this.namespaceCeiling.every(inList);
+  }
+
+  /** Adds an allowed namespace; the first one narrows "everything" to the listed ones. */
+  allowNamespace(prefix: string): void {
+    (this.allowedNamespaces ??= []).push(prefix);
   }
 }

@@ -1,0 +1,56 @@
+/**
+ * `lunatic::wasi`: edits the WASI part of a config (spec §1.6). A preopen must lie inside one
+ * of the calling process's own preopened directories, so a config never sees more of the
+ * filesystem than its creator.
+ */
+import { resolve, sep } from "node:path";
+import { trap } from "../runtime/errors.ts";
+import { hostFn, type HostNamespace } from "../runtime/host_api.ts";
+import type { Process } from "../runtime/process.ts";
+import { configResource } from "./process.ts";
+
+/** True when host directory `dir` is one of `allowed` or inside one of them. */
+export function insideDirectories(dir: string, allowed: readonly string[]): boolean {
+  const target = resolve(dir);
+  return allowed.some((root) => {
+    const base = resolve(root);
+    return target === base || target.startsWith(base.endsWith(sep) ? base : base + sep);
+  });
+}
+
+export const lunaticWasiNamespace: HostNamespace<Process> = {
+  module: "lunatic::wasi",
+  functions: {
+    config_add_environment_variable: hostFn(
+      ["i64", "i32", "i32", "i32", "i32"],
+      [],
+      (p) => (configId: bigint, keyPtr: number, keyLen: number, valPtr: number, valLen: number) => {
+        const config = configResource(p, configId);
+        const key = p.memory.readString(keyPtr, keyLen, "environment variable name");
+        const value = p.memory.readString(valPtr, valLen, "environment variable value");
+        config.env.push([key, value]);
+      },
+    ),
+    config_add_command_line_argument: hostFn(
+      ["i64", "i32", "i32"],
+      [],
+      (p) => (configId: bigint, ptr: number, len: number) => {
+        configResource(p, configId).args.push(p.memory.readString(ptr, len, "argument"));
+      },
+    ),
+    config_preopen_dir: hostFn(
+      ["i64", "i32", "i32"],
+      [],
+      (p) => (configId: bigint, ptr: number, len: number) => {
+        const config = configResource(p, configId);
+        const dir = p.memory.readString(ptr, len, "directory");
+        if (!insideDirectories(dir, p.config.preopenedDirs)) {
+          trap(
+            `permission denied: cannot preopen "${dir}", which is outside this process's preopened directories`,
+          );
+        }
+        config.preopenedDirs.push(dir);
+      },
+    ),
+  },
+};

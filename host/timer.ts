@@ -1,0 +1,44 @@
+/**
+ * `lunatic::timer`: delayed sends (spec §1.4). A timer delivers to the process it named when
+ * it was set, and keeps running after its creator ends.
+ */
+import { hostFn, type HostNamespace } from "../runtime/host_api.ts";
+import type { Process } from "../runtime/process.ts";
+import { ResourceTable } from "../runtime/resources.ts";
+import { after } from "../runtime/timers.ts";
+import { takeScratch } from "./message.ts";
+
+const TIMERS = Symbol("lunatic::timer");
+
+/** Pending timers by ID; a timer leaves the table when it fires or is cancelled. */
+function timers(process: Process): ResourceTable<() => void> {
+  return process.hostState(TIMERS, () => new ResourceTable<() => void>());
+}
+
+export const timerNamespace: HostNamespace<Process> = {
+  module: "lunatic::timer",
+  functions: {
+    send_after: hostFn(["i64", "i64"], ["i64"], (p) => (processId: bigint, delay: bigint) => {
+      const message = takeScratch(p);
+      const target = p.environment.get(processId);
+      const table = timers(p);
+      let id = -1;
+      const cancel = after(BigInt.asUintN(64, delay), () => {
+        table.take(id);
+        if (target !== undefined) target.deliver(message);
+        else if (message.kind === "data") message.dropResources();
+      });
+      id = table.add(() => {
+        cancel();
+        if (message.kind === "data") message.dropResources();
+      });
+      return BigInt(id);
+    }),
+    cancel_timer: hostFn(["i64"], ["i32"], (p) => (timerId: bigint) => {
+      const cancel = timers(p).take(timerId);
+      if (cancel === undefined) return 0; // unknown, cancelled, or already fired
+      cancel();
+      return 1;
+    }),
+  },
+};
