@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { exitCodeOf, Lunatic, LunaticError } from "./mod.ts";
 
-const USAGE = "usage: lunatic run [--dir DIR]... <PATH.wasm> [-- ARGS...]";
+const USAGE = "usage: lunatic run [--dir DIR]... [--allow NAMESPACE]... <PATH.wasm> [-- ARGS...]";
 const HELP = `lunatic for Deno: an Erlang-inspired runtime for WebAssembly
 
 ${USAGE}
@@ -13,6 +13,9 @@ ${USAGE}
 
 Options:
   --dir DIR       preopen DIR for the guest (repeatable; "." is always preopened)
+  --allow NS      allow only host functions whose "module::function" starts with NS
+                  (repeatable, e.g. --allow wasi_snapshot_preview1:: --allow lunatic::message::);
+                  without it everything is allowed
   -h, --help      show this help
   -V, --version   show the version
 
@@ -27,6 +30,7 @@ interface RunCommand {
   path: string;
   args: string[];
   dirs: string[];
+  allow?: string[];
 }
 
 /** Parses the command line; returns null when help or version was printed. */
@@ -41,6 +45,7 @@ export function parseCommandLine(argv: string[]): RunCommand | null {
       strict: true,
       options: {
         dir: { type: "string", multiple: true },
+        allow: { type: "string", multiple: true },
         bench: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -63,7 +68,7 @@ export function parseCommandLine(argv: string[]): RunCommand | null {
   if (command !== "run") throw new UsageError(`unknown command '${command}'`);
   if (path === undefined) throw new UsageError("missing the path of the .wasm module to run");
   if (values.bench) args.push("--bench");
-  return { path, args, dirs: values.dir ?? [] };
+  return { path, args, dirs: values.dir ?? [], allow: values.allow };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -79,7 +84,11 @@ async function main(argv: string[]): Promise<number> {
   const lunatic = new Lunatic();
   try {
     const module = await lunatic.load(command.path);
-    const root = lunatic.spawnRoot(module, { args: command.args, dirs: command.dirs });
+    const root = lunatic.spawnRoot(module, {
+      args: command.args,
+      dirs: command.dirs,
+      allow: command.allow,
+    });
     reportDeadlock(root.exited);
     return exitCodeOf(await root.exited);
   } catch (error) {

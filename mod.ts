@@ -83,6 +83,13 @@ export interface RootOptions {
   entryArgs?: EntryArgument[];
   /** Environment ID; defaults to 1, as `lunatic run`. */
   environmentId?: number;
+  /**
+   * Host namespaces the root may call, as prefixes of `module::function` (for example
+   * `wasi_snapshot_preview1::fd_` or `lunatic::message::`). Default: everything. A call
+   * outside them fails the process with `permission denied: <module>::<function>`; the
+   * processes it spawns can never be allowed more.
+   */
+  allow?: string[];
 }
 
 /** How a root process ended, and the exit code `lunatic run` gives for it. */
@@ -142,6 +149,7 @@ export class Lunatic {
       args: [module.displayName, ...(options.args ?? [])],
       env: Object.entries(options.env ?? Deno.env.toObject()),
       preopenedDirs: [".", ...(options.dirs ?? [])],
+      allowedNamespaces: options.allow ?? null,
     });
   }
 
