@@ -7,6 +7,7 @@ import { hostFn, type HostNamespace, suspendingFn } from "../runtime/host_api.ts
 import { ProcessDiedMessage } from "../runtime/message.ts";
 import type { LunaticModule } from "../runtime/module.ts";
 import type { EntryArgument, Process } from "../runtime/process.ts";
+import { childStdio } from "../runtime/stdio.ts";
 import { after } from "../runtime/timers.ts";
 import { errorId } from "./error.ts";
 
@@ -117,7 +118,7 @@ export function spawnFromGuest(
       config,
       entry,
       args,
-      stdio: process.stdio,
+      stdio: childStdio(process.stdio),
       link: call.link !== 0n ? { parent: process, tag: call.link } : undefined,
     });
     return { processId: child.id };

@@ -17,6 +17,16 @@ export interface Stdio {
   stdin: InputSource;
   stdout: OutputSink;
   stderr: OutputSink;
+  /**
+   * The streams a process spawned by this one gets. Absent: the child shares these. Test mode
+   * uses it to give every child its own captured stream in the test's capture set.
+   */
+  forChild?(): Stdio;
+}
+
+/** The streams for a child of a process that has `stdio`. */
+export function childStdio(stdio: Stdio): Stdio {
+  return stdio.forChild?.() ?? stdio;
 }
 
 /** Writes every byte, looping over partial writes. */
