@@ -10,6 +10,7 @@ import type { LunaticModule } from "./module.ts";
 import { ResourceTable } from "./resources.ts";
 import type { Runtime } from "./runtime.ts";
 import type { Stdio } from "./stdio.ts";
+import type { ProcessCharge } from "./capacity.ts";
 import { formatBacktrace } from "./backtrace.ts";
 
 /** How a process ended. Links only care whether it failed. */
@@ -74,6 +75,8 @@ export class Process implements HostContext {
     readonly module: LunaticModule,
     readonly config: ProcessConfig,
     readonly stdio: Stdio,
+    /** What the process holds of the runtime's capacity (released when it ends). */
+    readonly charge: ProcessCharge,
   ) {
     this.exited = new Promise((resolve) => this.#resolveExited = resolve);
   }

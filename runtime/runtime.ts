@@ -1,4 +1,5 @@
 import type { ProcessConfig } from "./config.ts";
+import { Capacity } from "./capacity.ts";
 import { Environment } from "./environment.ts";
 import { LunaticError } from "./errors.ts";
 import type { HostNamespace } from "./host_api.ts";
@@ -32,6 +33,7 @@ export type ExitListener = (process: Process, outcome: ProcessOutcome) => void;
  */
 export class Runtime {
   readonly scheduler = new Scheduler();
+  readonly capacity = new Capacity();
   readonly modules: ModuleLoader;
   readonly #environments = new Map<number, Environment>();
   readonly #exitListeners = new Set<ExitListener>();
@@ -65,10 +67,12 @@ export class Runtime {
     const id = environment.allocateProcessId();
     module.prepare(config);
     const compiled = module.compiled(config.maxMemoryPages);
-    const process = new Process(this, environment, id, module, config, request.stdio);
+    const charge = this.capacity.charge(config.maxMemoryPages);
+    const process = new Process(this, environment, id, module, config, request.stdio, charge);
     try {
       process.instantiate(module.importsFor(process), compiled);
     } catch (error) {
+      this.capacity.release(charge);
       throw new LunaticError(
         `failed to instantiate ${module.displayName}: ${
           error instanceof Error ? error.message : String(error)
@@ -96,6 +100,7 @@ export class Runtime {
 
   /** Called by a process once it has ended and notified its links. */
   processEnded(process: Process, outcome: ProcessOutcome, linkCount: number): void {
+    this.capacity.release(process.charge);
     for (const listener of this.#exitListeners) listener(process, outcome);
     if (outcome.kind === "normal") {
       log.debug(`Process ${process.id} finished`);

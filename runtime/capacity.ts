@@ -1,0 +1,142 @@
+/**
+ * How many processes fit in this OS process (design notes: the platform's limits).
+ *
+ * Every process costs kernel memory maps (its wasm memory and, while suspended, a JSPI stack
+ * with a guard page) and address space (V8 reserves a memory's whole declared maximum).
+ * Linux allows `vm.max_map_count` maps (65530 by default) and 128 TiB of address space;
+ * past either, V8 aborts instead of throwing. So the runtime counts what live processes hold,
+ * refuses a spawn that would not fit with an error saying which limit and how to raise it,
+ * and makes V8 collect ended processes early: their maps and reservations are only released
+ * when their instances are garbage-collected.
+ */
+import v8 from "node:v8";
+import vm from "node:vm";
+import { LunaticError } from "./errors.ts";
+import { WASM_PAGE } from "./config.ts";
+
+/** Kernel maps a process holds at most: memory (with its guard) and a suspended stack. */
+const MAPS_PER_PROCESS = 4;
+/** JSPI stack reservation per suspended process (~1 MB plus a guard page). */
+const STACK_BYTES = 1 << 20;
+/** x86-64 user address space (47 bits). */
+const ADDRESS_SPACE = 128 * 2 ** 40;
+/** What the runtime leaves for V8's heap, code and everything else. */
+const ADDRESS_SPACE_RESERVE = 8 * 2 ** 40;
+/** Maps left for V8, Deno and the host. */
+const MAP_RESERVE = 4096;
+
+function readMaxMapCount(): number {
+  try {
+    const value = Number(Deno.readTextFileSync("/proc/sys/vm/max_map_count").trim());
+    return Number.isFinite(value) && value > 0 ? value : 65_530;
+  } catch {
+    return 65_530;
+  }
+}
+
+/** A synchronous full GC, when V8 lets us have one. */
+function findGc(): (() => void) | null {
+  try {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc");
+    return typeof gc === "function" ? gc as () => void : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The cost a process was charged, returned when it ends. */
+export interface ProcessCharge {
+  readonly maps: number;
+  readonly bytes: number;
+}
+
+export class Capacity {
+  readonly maxMapCount = readMaxMapCount();
+  readonly #mapBudget = Math.max(this.maxMapCount - MAP_RESERVE, MAPS_PER_PROCESS);
+  readonly #byteBudget = ADDRESS_SPACE - ADDRESS_SPACE_RESERVE;
+  readonly #gc = findGc();
+  /** Held by live processes. */
+  #liveMaps = 0;
+  #liveBytes = 0;
+  /** Held by ended processes whose instances may not be collected yet. */
+  #deadMaps = 0;
+  #deadBytes = 0;
+  #collecting = false;
+
+  /**
+   * Charges a new process with a memory of `maxPages` pages, or throws a LunaticError naming
+   * the limit that stops it and how to raise it.
+   */
+  charge(maxPages: number): ProcessCharge {
+    const charge = { maps: MAPS_PER_PROCESS, bytes: maxPages * WASM_PAGE + STACK_BYTES };
+    if (!this.#fits(charge)) {
+      this.#collectNow();
+      if (!this.#fits(charge)) this.#refuse(charge);
+    }
+    this.#liveMaps += charge.maps; if ((this.#liveMaps/4) % 2000 === 0) console.log("CHARGE live", this.#liveMaps/4, "dead", this.#deadMaps/4, "gc", this.#gc !== null);
+    this.#liveBytes += charge.bytes;
+    return charge;
+  }
+
+  /** The process ended: what it held is released once V8 collects it. */
+  release(charge: ProcessCharge): void {
+    this.#liveMaps -= charge.maps;
+    this.#liveBytes -= charge.bytes;
+    this.#deadMaps += charge.maps;
+    this.#deadBytes += charge.bytes;
+    // Collect well before the garbage alone could exhaust a limit.
+    if (this.#deadMaps > this.#mapBudget / 4 || this.#deadBytes > this.#byteBudget / 4) {
+      this.#scheduleCollection();
+    }
+  }
+
+  /** How many more processes with `maxPages` of memory fit now (for diagnostics). */
+  remaining(maxPages: number): number {
+    const bytes = maxPages * WASM_PAGE + STACK_BYTES;
+    return Math.max(
+      0,
+      Math.min(
+        Math.floor((this.#mapBudget - this.#liveMaps) / MAPS_PER_PROCESS),
+        Math.floor((this.#byteBudget - this.#liveBytes) / bytes),
+      ),
+    );
+  }
+
+  #fits(charge: ProcessCharge): boolean {
+    return this.#liveMaps + this.#deadMaps + charge.maps <= this.#mapBudget &&
+      this.#liveBytes + this.#deadBytes + charge.bytes <= this.#byteBudget;
+  }
+
+  #scheduleCollection(): void {
+    if (this.#collecting) return;
+    this.#collecting = true;
+    setTimeout(() => {
+      this.#collecting = false;
+      this.#collectNow();
+    }, 0);
+  }
+
+  #collectNow(): void {
+    if (this.#gc === null) return;
+    this.#gc();
+    this.#deadMaps = 0;
+    this.#deadBytes = 0;
+  }
+
+  #refuse(charge: ProcessCharge): never {
+    const processes = this.#liveMaps / MAPS_PER_PROCESS;
+    if (this.#liveMaps + charge.maps > this.#mapBudget) {
+      throw new LunaticError(
+        `too many processes: ${processes} are alive and each needs up to ${MAPS_PER_PROCESS} ` +
+          `kernel memory maps, which vm.max_map_count=${this.maxMapCount} does not allow; ` +
+          `raise it (as root: sysctl -w vm.max_map_count=1048576)`,
+      );
+    }
+    throw new LunaticError(
+      `too many processes: ${processes} are alive and their memory limits reserve ` +
+        `${Math.round(this.#liveBytes / 2 ** 40)} TiB of the 128 TiB address space; spawn ` +
+        `processes with a smaller max memory (config_set_max_memory) to fit more`,
+    );
+  }
+}
