@@ -26,6 +26,7 @@ import { timerNamespace } from "./host/timer.ts";
 import { trapNamespace } from "./host/trap.ts";
 import { versionNamespace } from "./host/version.ts";
 import { wasiNamespace } from "./host/wasi.ts";
+import type { CapacityLimits } from "./runtime/capacity.ts";
 import { ProcessConfig } from "./runtime/config.ts";
 import type { Environment } from "./runtime/environment.ts";
 import { LunaticError } from "./runtime/errors.ts";
@@ -36,6 +37,7 @@ import type { EntryArgument, Process, ProcessOutcome } from "./runtime/process.t
 import { Runtime } from "./runtime/runtime.ts";
 import { hostStdio, type Stdio } from "./runtime/stdio.ts";
 
+export type { CapacityLimits } from "./runtime/capacity.ts";
 export { ProcessConfig } from "./runtime/config.ts";
 export { LunaticError } from "./runtime/errors.ts";
 export type { HostContext, HostFunction, HostNamespace, ValType } from "./runtime/host_api.ts";
@@ -111,10 +113,12 @@ export function exitCodeOf(outcome: ProcessOutcome): number {
 export class Lunatic {
   readonly runtime: Runtime;
 
-  constructor(options: { namespaces?: readonly HostNamespace<never>[] } = {}) {
+  constructor(
+    options: { namespaces?: readonly HostNamespace<never>[]; capacity?: CapacityLimits } = {},
+  ) {
     setupLogging();
     Error.stackTraceLimit = Math.max(Error.stackTraceLimit, 64);
-    this.runtime = new Runtime(options.namespaces ?? defaultNamespaces);
+    this.runtime = new Runtime(options.namespaces ?? defaultNamespaces, options.capacity);
   }
 
   /**

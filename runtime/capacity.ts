@@ -51,9 +51,17 @@ export interface ProcessCharge {
   readonly bytes: number;
 }
 
+/** Overrides for the platform limits (tests, embedders that know better). */
+export interface CapacityLimits {
+  /** `vm.max_map_count`; read from /proc by default. */
+  maxMapCount?: number;
+  /** Maps kept free for V8 and the host (default 4096). */
+  mapReserve?: number;
+}
+
 export class Capacity {
-  readonly maxMapCount = readMaxMapCount();
-  readonly #mapBudget = Math.max(this.maxMapCount - MAP_RESERVE, MAPS_PER_PROCESS);
+  readonly maxMapCount: number;
+  readonly #mapBudget: number;
   readonly #byteBudget = ADDRESS_SPACE - ADDRESS_SPACE_RESERVE;
   readonly #gc = findGc();
   /** Held by live processes. */
@@ -63,6 +71,14 @@ export class Capacity {
   #deadMaps = 0;
   #deadBytes = 0;
   #collecting = false;
+
+  constructor(limits: CapacityLimits = {}) {
+    this.maxMapCount = limits.maxMapCount ?? readMaxMapCount();
+    this.#mapBudget = Math.max(
+      this.maxMapCount - (limits.mapReserve ?? MAP_RESERVE),
+      MAPS_PER_PROCESS,
+    );
+  }
 
   /**
    * Charges a new process with a memory of `maxPages` pages, or throws a LunaticError naming

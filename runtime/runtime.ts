@@ -1,5 +1,5 @@
 import type { ProcessConfig } from "./config.ts";
-import { Capacity } from "./capacity.ts";
+import { Capacity, type CapacityLimits } from "./capacity.ts";
 import { Environment } from "./environment.ts";
 import { LunaticError } from "./errors.ts";
 import type { HostNamespace } from "./host_api.ts";
@@ -33,13 +33,14 @@ export type ExitListener = (process: Process, outcome: ProcessOutcome) => void;
  */
 export class Runtime {
   readonly scheduler = new Scheduler();
-  readonly capacity = new Capacity();
+  readonly capacity: Capacity;
   readonly modules: ModuleLoader;
   readonly #environments = new Map<number, Environment>();
   readonly #exitListeners = new Set<ExitListener>();
 
-  constructor(namespaces: readonly HostNamespace<never>[]) {
+  constructor(namespaces: readonly HostNamespace<never>[], limits: CapacityLimits = {}) {
     this.modules = new ModuleLoader(new HostRegistry(namespaces));
+    this.capacity = new Capacity(limits);
   }
 
   /** The environment with `id`, created on first use. */

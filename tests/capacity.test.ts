@@ -1,0 +1,28 @@
+/**
+ * The runtime knows how many processes fit: a spawn past the memory-map budget fails at once
+ * with an error naming the limit and how to raise it, and the spawner keeps running.
+ */
+import assert from "node:assert/strict";
+import { Lunatic } from "../mod.ts";
+import { runGuest } from "./helpers/run_guest.ts";
+
+Deno.test("a spawn past vm.max_map_count fails with an error saying how to raise it", async () => {
+  // Room for 6 processes of 4 maps each: the root and 5 children.
+  const lunatic = new Lunatic({ capacity: { maxMapCount: 24, mapReserve: 0 } });
+  const result = await runGuest("capacity_spawn", { lunatic });
+  assert.equal(result.exitCode, 0);
+  const [spawned, error] = result.stdout.split("\n");
+  assert.equal(spawned, "spawned=5");
+  assert.match(
+    error,
+    /^too many processes: 6 are alive and each needs up to 4 kernel memory maps, which vm\.max_map_count=24 does not allow; raise it \(as root: sysctl -w vm\.max_map_count=1048576\)$/,
+  );
+});
+
+Deno.test("capacity is given back when processes end", async () => {
+  const lunatic = new Lunatic({ capacity: { maxMapCount: 24, mapReserve: 0 } });
+  for (let run = 0; run < 3; run++) {
+    const result = await runGuest("capacity_spawn", { lunatic });
+    assert.match(result.stdout, /^spawned=5\n/, `run ${run}`);
+  }
+});
