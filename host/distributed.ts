@@ -29,7 +29,7 @@ function isLocal(nodeId: bigint): boolean {
 }
 
 /** A distributed send takes data messages without resources only (spec §1.16). */
-function takeSendable(process: Process): void {
+function checkSendable(process: Process): void {
   const message = scratchData(process);
   if (message.resources?.some((r) => r !== null)) {
     trap("a message sent to another node cannot carry resources");
@@ -92,9 +92,9 @@ export const distributedNamespace: HostNamespace<Process> = {
       },
     ),
     send: hostFn(["i64", "i64"], ["i32"], (p) => (nodeId: bigint, processId: bigint) => {
-      takeSendable(p);
-      if (!isLocal(nodeId)) return SEND_NODE_NOT_FOUND;
+      checkSendable(p);
       const message = takeScratch(p);
+      if (!isLocal(nodeId)) return SEND_NODE_NOT_FOUND;
       if (p.environment.get(processId) === undefined) return SEND_PROCESS_NOT_FOUND;
       sendTo(p, processId, message);
       return 0;
@@ -103,9 +103,9 @@ export const distributedNamespace: HostNamespace<Process> = {
       ["i64", "i64", "i64", "i64"],
       ["i32"],
       (p) => (nodeId: bigint, processId: bigint, waitOnTag: bigint, timeout: bigint) => {
-        takeSendable(p);
-        if (!isLocal(nodeId)) return SEND_NODE_NOT_FOUND;
+        checkSendable(p);
         const message = takeScratch(p);
+        if (!isLocal(nodeId)) return SEND_NODE_NOT_FOUND;
         if (p.environment.get(processId) === undefined) return SEND_PROCESS_NOT_FOUND;
         p.checkSignals();
         sendTo(p, processId, message);

@@ -1,0 +1,20 @@
+;; trap_catch_missing: calls lunatic::trap::catch without exporting `_lunatic_catch_trap`
+;; (tests/trap_catch.test.ts). The call traps the caller.
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "lunatic::trap" "catch" (func $catch (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0x100) "calling catch\n")
+  (data (i32.const 0x120) "NOT REACHED\n")
+  (type $inner (func (param i32) (result i32)))
+  (table 1 funcref)
+  (elem (i32.const 0) $ok)
+  (func $ok (param $p i32) (result i32) (i32.const 1))
+  (func $print (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $ptr))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func (export "_start")
+    (call $print (i32.const 0x100) (i32.const 14))
+    (drop (call $catch (i32.const 0) (i32.const 0)))
+    (call $print (i32.const 0x120) (i32.const 12))))
