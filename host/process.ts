@@ -131,30 +131,24 @@ export function spawnFromGuest(
 export const processNamespace: HostNamespace<Process> = {
   module: "lunatic::process",
   functions: {
-    compile_module: suspendingFn(
+    // Validates and links only: the memory limit applies when a process is spawned from it,
+    // so a module may be compiled for (and sent to) a process with a larger limit.
+    compile_module: hostFn(
       ["i32", "i32", "i32"],
       ["i32"],
       (p) => (dataPtr: number, dataLen: number, idPtr: number) => {
         if (!p.config.canCompileModules) return -1;
         const bytes = p.memory.copy(dataPtr, dataLen);
         p.memory.check(idPtr, 8);
-        const loading = p.runtime.modules.loadAndCompile(
-          bytes,
-          `module from process ${p.id}`,
-          p.config.maxMemoryPages,
-        );
-        return p.suspend(loading.then(
-          (module) => ({ ok: true as const, module }),
-          (error) => ({ ok: false as const, error }),
-        )).then((result) => {
-          if (result.ok) {
-            p.memory.writeU64(idPtr, p.modules.add(result.module));
-            return 0;
-          }
-          if (!(result.error instanceof LunaticError)) throw result.error;
-          p.memory.writeU64(idPtr, errorId(p, result.error.message));
+        try {
+          const module = p.runtime.modules.load(bytes, `module from process ${p.id}`);
+          p.memory.writeU64(idPtr, p.modules.add(module));
+          return 0;
+        } catch (error) {
+          if (!(error instanceof LunaticError)) throw error;
+          p.memory.writeU64(idPtr, errorId(p, error.message));
           return 1;
-        });
+        }
       },
     ),
     drop_module: hostFn(["i64"], [], (p) => (moduleId: bigint) => {

@@ -19,6 +19,7 @@ import {
   parseModule,
 } from "./wasm/module_info.ts";
 import { limitMemory } from "./wasm/rewrite.ts";
+import { instrument, type InstrumentResult, YIELD_IMPORT } from "./wasm/instrument.ts";
 
 /** One function import of a module, resolved to the host function that serves it. */
 interface LinkedImport {
@@ -68,39 +69,61 @@ export class LunaticModule {
     readonly displayName: string,
     readonly imports: readonly LinkedImport[],
     namespaces: HostNamespace<HostContext>[],
+    /**
+     * Whether processes of this module are instrumented for preemption and fuel (a counter
+     * at function entries and loop headers). Only benchmarks turn it off.
+     */
+    readonly preemptive = true,
   ) {
     this.#namespaces = namespaces;
   }
 
-  functionNameAt(offset: number): string | null {
-    const index = this.functionIndexAt(offset);
-    return index === null ? null : functionName(this.info, index);
+  #instrumentation: (InstrumentResult & { info: ModuleInfo }) | null = null;
+
+  /** The module with its preemption checks, made once and shared by every variant. */
+  #instrumented(): InstrumentResult & { info: ModuleInfo } {
+    if (this.#instrumentation === null) {
+      try {
+        // A start function runs during instantiation, where nothing can suspend: it gets
+        // all the fuel it could want, and the process its first slice once instantiated.
+        const result = instrument(this.bytes, this.info, { initialFuel: 1n << 62n });
+        this.#instrumentation = { ...result, info: parseModule(result.bytes) };
+      } catch (error) {
+        if (!(error instanceof WasmFormatError)) throw error;
+        throw new LunaticError(`cannot instrument ${this.displayName}: ${error.message}`);
+      }
+    }
+    return this.#instrumentation;
   }
 
-  /** The index of the function whose body contains byte `offset` of the original module. */
-  functionIndexAt(offset: number): number | null {
-    const bodies = this.info.codeBodies;
+  /**
+   * The name of the function whose body contains byte `offset` of a compiled variant's code
+   * (`bodies`: the variant's body ranges for each defined function, in order).
+   */
+  #functionNameIn(bodies: readonly { start: number; end: number }[], offset: number) {
     let low = 0;
     let high = bodies.length - 1;
     while (low <= high) {
       const mid = (low + high) >> 1;
       if (offset < bodies[mid].start) high = mid - 1;
       else if (offset >= bodies[mid].end) low = mid + 1;
-      else return this.info.importedFunctionCount + mid;
+      else return functionName(this.info, this.info.importedFunctionCount + mid);
     }
     return null;
   }
 
   /**
-   * A backtrace source for the variant compiled for `maxPages`: its memory section may have
-   * grown or shrunk, which shifts every later offset by the same amount.
+   * A backtrace source for the variant compiled for `maxPages`. Its code moved: instrumented
+   * bodies are longer, and the memory rewrite shifts everything after the memory section.
+   * Offsets are shown as they are in the compiled module.
    */
   backtraceSource(maxPages: number): BacktraceSource {
     const shift = this.#offsetShift.get(maxPages) ?? 0;
+    const bodies = this.preemptive ? this.#instrumented().codeBodies : this.info.codeBodies;
     return {
       displayName: this.displayName,
-      functionNameAt: (offset) => this.functionNameAt(offset),
-      originalOffset: (offset) => offset - shift,
+      functionNameAt: (offset) => this.#functionNameIn(bodies, offset - shift),
+      originalOffset: (offset) => offset,
     };
   }
 
@@ -147,9 +170,12 @@ export class LunaticModule {
         `memory minimum size of ${minimum} pages exceeds memory limits (${maxPages} pages allowed)`,
       );
     }
-    const limited = limitMemory(this.bytes, this.info, maxPages) as Uint8Array<ArrayBuffer>;
+    const source = this.preemptive
+      ? this.#instrumented()
+      : { bytes: this.bytes as Uint8Array<ArrayBuffer>, info: this.info };
+    const limited = limitMemory(source.bytes, source.info, maxPages) as Uint8Array<ArrayBuffer>;
     // Only the memory section (before the code) changes size.
-    this.#offsetShift.set(maxPages, limited.byteLength - this.bytes.byteLength);
+    this.#offsetShift.set(maxPages, limited.byteLength - source.bytes.byteLength);
     return limited;
   }
 
@@ -158,8 +184,11 @@ export class LunaticModule {
    * the process's allowed namespaces is linked to a stub that traps, so the check costs
    * nothing per call.
    */
-  importsFor(process: HostContext): WebAssembly.Imports {
+  importsFor(process: HostContext, outOfFuel: () => unknown): WebAssembly.Imports {
     const imports: Record<string, Record<string, unknown>> = {};
+    if (this.preemptive) {
+      imports[YIELD_IMPORT.module] = { [YIELD_IMPORT.name]: new Suspending(outOfFuel) };
+    }
     const config = process.config;
     const filtered = !config.allowsEverything;
     for (const { module, name, hostFunction } of this.imports) {
@@ -201,7 +230,8 @@ export class ModuleLoader {
     if (this.#cache.get(hash)?.deref() === undefined) this.#cache.delete(hash);
   });
 
-  constructor(readonly host: HostRegistry) {}
+  /** @param preemptive instrument modules for preemption and fuel (off only in benchmarks) */
+  constructor(readonly host: HostRegistry, readonly preemptive = true) {}
 
   /**
    * Parses and links `bytes` (synchronously). Throws a LunaticError naming the problem:
@@ -222,7 +252,16 @@ export class ModuleLoader {
       throw error;
     }
     const { imports, namespaces } = this.#link(info, displayName);
-    const module = new LunaticModule(bytes.slice(), info, hash, displayName, imports, namespaces);
+    validate(bytes, displayName);
+    const module = new LunaticModule(
+      bytes.slice(),
+      info,
+      hash,
+      displayName,
+      imports,
+      namespaces,
+      this.preemptive,
+    );
     this.#cache.set(hash, new WeakRef(module));
     this.#forget.register(module, hash);
     return module;
@@ -245,21 +284,6 @@ export class ModuleLoader {
         throw new LunaticError(`invalid WebAssembly module ${displayName}: ${cleanV8(error)}`);
       }
       throw error;
-    }
-    return module;
-  }
-
-  /** Validates synchronously (used by `compile_module`). */
-  loadAndValidate(bytes: Uint8Array, displayName: string): LunaticModule {
-    const module = this.load(bytes, displayName);
-    if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) {
-      try {
-        new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
-      } catch (error) {
-        throw new LunaticError(
-          `invalid WebAssembly module ${displayName}: ${cleanV8(error as Error)}`,
-        );
-      }
     }
     return module;
   }
@@ -305,6 +329,20 @@ function sameSignature(type: FuncType, host: HostFunction<HostContext>): boolean
     type.results.length === host.results.length &&
     type.params.every((p, i) => p === host.params[i]) &&
     type.results.every((r, i) => r === host.results[i]);
+}
+
+/**
+ * Validates the module as the guest wrote it, so errors name its own function indices and
+ * offsets (the compiled variants are rewritten).
+ */
+function validate(bytes: Uint8Array, displayName: string): void {
+  if (WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) return;
+  try {
+    new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+  } catch (error) {
+    throw new LunaticError(`invalid WebAssembly module ${displayName}: ${cleanV8(error as Error)}`);
+  }
+  throw new LunaticError(`invalid WebAssembly module ${displayName}`);
 }
 
 /** V8 prefixes compile errors with the API name; keep only the reason. */

@@ -4,6 +4,7 @@ import { HostTrap, ProcessExit, ProcessKilled, trap } from "./errors.ts";
 import { GuestMemory } from "./guest_memory.ts";
 import type { DisposableHostState, HostContext } from "./host_api.ts";
 import { promising } from "./jspi.ts";
+import { FUEL_GLOBAL_EXPORT } from "./wasm/instrument.ts";
 import { Mailbox } from "./mailbox.ts";
 import { LinkDiedMessage, type Message, ProcessDiedMessage } from "./message.ts";
 import type { LunaticModule } from "./module.ts";
@@ -39,6 +40,11 @@ type State = "created" | "running" | "waiting" | "ready" | "done";
 
 const NORMAL: ProcessOutcome = { kind: "normal" };
 
+/** lunatic's fuel unit: `max_fuel` counts units of 100,000 instructions. */
+const FUEL_UNIT = 100_000;
+/** Instructions a process runs between checks with the scheduler (wasmtime yields as often). */
+const FUEL_SLICE = 100_000;
+
 /**
  * A lunatic process: one WebAssembly instance with its own memory, a mailbox, links and
  * monitors, and per-process resource tables. Its entry export runs through JSPI; host
@@ -67,6 +73,11 @@ export class Process implements HostContext {
   #configs: ResourceTable<ProcessConfig> | null = null;
   #modules: ResourceTable<LunaticModule> | null = null;
   #resolveExited!: (outcome: ProcessOutcome) => void;
+  #fuel: WebAssembly.Global | null = null;
+  /** Instructions burnt in slices already accounted. */
+  #fuelUsed = 0;
+  /** Size of the slice the counter was last set to. */
+  #fuelGranted = 0;
 
   constructor(
     readonly runtime: Runtime,
@@ -129,7 +140,44 @@ export class Process implements HostContext {
   /** Creates the instance. Throws (a WebAssembly.LinkError or RuntimeError) if that fails. */
   instantiate(imports: WebAssembly.Imports, compiled: WebAssembly.Module): void {
     this.#instance = new WebAssembly.Instance(compiled, imports);
+    const fuel = this.#instance.exports[FUEL_GLOBAL_EXPORT];
+    if (fuel instanceof WebAssembly.Global) {
+      this.#fuel = fuel;
+      this.#grantFuel();
+    }
   }
+
+  /** Fuel this process has burnt, in instructions (approximately). */
+  get fuelUsed(): number {
+    return this.#fuel === null
+      ? 0
+      : this.#fuelUsed + this.#fuelGranted - Number(this.#fuel.value as bigint);
+  }
+
+  /** Gives the process its next slice of fuel, or traps when its limit is used up. */
+  #grantFuel(): void {
+    let grant = FUEL_SLICE;
+    if (this.config.maxFuel !== 0n) {
+      const left = Number(this.config.maxFuel) * FUEL_UNIT - this.#fuelUsed;
+      if (left <= 0) throw new HostTrap("out of fuel");
+      grant = Math.min(grant, left);
+    }
+    this.#fuelGranted = grant;
+    this.#fuel!.value = BigInt(grant);
+  }
+
+  /**
+   * The instrumented guest's counter ran out (`lunatic::internal::out_of_fuel`): account the
+   * slice, apply the fuel limit and pending kills, and let other processes and the event loop
+   * run when they are waiting.
+   */
+  readonly outOfFuel = (): void | Promise<void> => {
+    const fuel = this.#fuel!;
+    this.#fuelUsed += this.#fuelGranted - Number(fuel.value as bigint);
+    this.#grantFuel();
+    this.checkSignals();
+    if (this.#state === "running" && this.runtime.scheduler.shouldYield()) return this.yieldNow();
+  };
 
   /** Queues the entry call; the process starts running on the scheduler's next turn. */
   start(entry: string, args: EntryArgument[]): void {
@@ -307,6 +355,7 @@ export class Process implements HostContext {
       this.#hostStates = null;
     }
     this.#errors = null;
+    this.#fuel = null;
     this.#configs = null;
     this.#modules = null;
     this.#instance = null;

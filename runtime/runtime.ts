@@ -38,8 +38,12 @@ export class Runtime {
   readonly #environments = new Map<number, Environment>();
   readonly #exitListeners = new Set<ExitListener>();
 
-  constructor(namespaces: readonly HostNamespace<never>[], limits: CapacityLimits = {}) {
-    this.modules = new ModuleLoader(new HostRegistry(namespaces));
+  constructor(
+    namespaces: readonly HostNamespace<never>[],
+    limits: CapacityLimits = {},
+    options: { preemptive?: boolean } = {},
+  ) {
+    this.modules = new ModuleLoader(new HostRegistry(namespaces), options.preemptive ?? true);
     this.capacity = new Capacity(limits);
   }
 
@@ -71,7 +75,7 @@ export class Runtime {
     const charge = this.capacity.charge(config.maxMemoryPages);
     const process = new Process(this, environment, id, module, config, request.stdio, charge);
     try {
-      process.instantiate(module.importsFor(process), compiled);
+      process.instantiate(module.importsFor(process, process.outOfFuel), compiled);
     } catch (error) {
       this.capacity.release(charge);
       throw new LunaticError(

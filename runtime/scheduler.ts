@@ -24,6 +24,15 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Whether a running process should let others run: some are ready, or the event loop has
+   * not had a turn for a whole slice.
+   */
+  shouldYield(): boolean {
+    return this.#head < this.#queue.length ||
+      performance.now() - this.#sliceStart > Scheduler.SLICE_MS;
+  }
+
   /** Number of tasks waiting to run. */
   get pending(): number {
     return this.#queue.length - this.#head;

@@ -1,0 +1,991 @@
+/**
+ * The preemption and fuel instrumentation pass (design notes, decisions 2 and 3).
+ *
+ * Every guest module is rewritten so that a counter, an exported mutable i64 global, is
+ * decremented at every function entry and at every loop header, by the static number of
+ * instructions up to the next such check point. When the counter goes negative the guest calls
+ * the host import `lunatic::internal::out_of_fuel`, which yields to the scheduler, refills the
+ * counter and enforces the fuel limit. One unit of fuel is about one wasm instruction.
+ *
+ * The check inserted at each check point (10 instructions, stack-neutral):
+ *
+ *     global.get $fuel  i64.const COST  i64.sub  global.set $fuel
+ *     global.get $fuel  i64.const 0  i64.lt_s  if  call $out_of_fuel  end
+ *
+ * COST counts the instructions from the check point to the next one along the straight line:
+ * at function entry the body's instructions outside any loop, at a loop header the loop's
+ * instructions outside its nested loops (both arms of an `if` are counted). As in wasmtime,
+ * `nop`, `drop`, `block`, `loop`, `unreachable`, `return`, `else` and `end` are free.
+ *
+ * The added import is the last function import, so every defined function's index grows by
+ * one; every reference to one (calls, `ref.func`, element segments, exports, the start
+ * function, the name section) is renumbered. The fuel global is the last global, so no global
+ * index changes. Only the sections that change are re-encoded ({@link rewriteSections}); in
+ * function bodies only the instrumented code changes, local declarations are copied as they are.
+ *
+ * The walker decodes every instruction V8 accepts by default: MVP, sign extension, saturating
+ * conversions, bulk memory, reference types, typed function references, GC, multi-value,
+ * multi-memory, memory64, SIMD and relaxed SIMD, threads (atomics), exception handling (legacy
+ * and exnref), tail calls and extended constant expressions. Anything else is a
+ * {@link WasmFormatError} naming the opcode and its offset.
+ */
+import { ByteReader, ByteWriter, hexOffset, WasmFormatError } from "./bytes.ts";
+import { type ModuleInfo, SectionId } from "./module_info.ts";
+import { rewriteSections } from "./rewrite.ts";
+
+/** The name under which the instrumented module exports its fuel counter (a mutable i64 global). */
+export const FUEL_GLOBAL_EXPORT = "__lunatic_fuel";
+
+/** The function the instrumented module calls when its fuel counter goes negative: `() -> ()`. */
+export const YIELD_IMPORT = { module: "lunatic::internal", name: "out_of_fuel" } as const;
+
+export interface InstrumentResult {
+  bytes: Uint8Array<ArrayBuffer>;
+  /** Function index of the added import (= the original imported-function count). */
+  yieldFunctionIndex: number;
+  /** For each ORIGINAL defined function i: its body's byte range in the NEW module. */
+  codeBodies: { start: number; end: number }[];
+}
+
+export interface InstrumentOptions {
+  /**
+   * The fuel counter's initial value (default 0: the first check point calls `out_of_fuel`,
+   * so the host decides the budget before any guest code runs, the start function's included).
+   */
+  initialFuel?: bigint;
+}
+
+/**
+ * Adds the fuel counter, the `out_of_fuel` import and a check at every function entry and loop
+ * header to the module `bytes`, parsed as `info`. Throws {@link WasmFormatError} for an
+ * instruction it does not know or a malformed body, and if the module already exports
+ * {@link FUEL_GLOBAL_EXPORT}.
+ */
+export function instrument(
+  bytes: Uint8Array,
+  info: ModuleInfo,
+  options: InstrumentOptions = {},
+): InstrumentResult {
+  const taken = info.exports.find((entry) => entry.name === FUEL_GLOBAL_EXPORT);
+  if (taken !== undefined) {
+    throw new WasmFormatError(
+      `the module already exports "${FUEL_GLOBAL_EXPORT}" (a ${taken.kind}), a name reserved ` +
+        "for the runtime's fuel counter",
+      sectionOf(info, SectionId.export)?.contentStart ?? 0,
+    );
+  }
+  const imported = info.importedFunctionCount;
+  const sectionContent = (id: number): Uint8Array | null => {
+    const section = sectionOf(info, id);
+    return section === undefined ? null : bytes.subarray(section.contentStart, section.end);
+  };
+
+  // The () -> () type: an existing one, or a new one at the end of the type section.
+  let yieldType = info.types.findIndex((t) => t.params.length === 0 && t.results.length === 0);
+  const addType = yieldType < 0;
+  if (addType) yieldType = info.types.length;
+
+  // The fuel global goes after every imported and defined global.
+  let globalCount = 0;
+  for (const entry of info.imports) if (entry.kind === "global") globalCount++;
+  const globals = sectionContent(SectionId.global);
+  if (globals !== null) globalCount += new ByteReader(globals, 0).u32();
+  const fuelGlobal = globalCount;
+
+  const ctx = new Context(bytes, imported, fuelGlobal, imported);
+  const newGlobal = new ByteWriter(16).u8(0x7e).u8(0x01).u8(0x42)
+    .s64(options.initialFuel ?? 0n).u8(0x0b).finish();
+  const newImport = new ByteWriter(40).name(YIELD_IMPORT.module).name(YIELD_IMPORT.name)
+    .u8(0x00).u32(yieldType).finish();
+  const newExport = new ByteWriter(24).name(FUEL_GLOBAL_EXPORT).u8(0x03).u32(fuelGlobal)
+    .finish();
+  const newType = Uint8Array.of(0x60, 0x00, 0x00);
+
+  let codeOffsets: Int32Array | null = null;
+  const firstNameSection = info.sections.find((s) =>
+    s.id === SectionId.custom && s.name === "name"
+  );
+
+  const additions: Partial<Record<number, Uint8Array>> = {};
+  if (addType && sectionOf(info, SectionId.type) === undefined) {
+    additions[SectionId.type] = vectorOf(newType);
+  }
+  if (sectionOf(info, SectionId.import) === undefined) {
+    additions[SectionId.import] = vectorOf(newImport);
+  }
+  if (globals === null) additions[SectionId.global] = vectorOf(newGlobal);
+  if (sectionOf(info, SectionId.export) === undefined) {
+    additions[SectionId.export] = vectorOf(newExport);
+  }
+
+  const output = rewriteSections(bytes, info, {
+    [SectionId.type]: (content) => addType ? appendToVector(content, newType) : null,
+    [SectionId.import]: (content) => appendToVector(content, newImport),
+    [SectionId.table]: (_content, section) => rewriteTables(ctx, section.contentStart, section.end),
+    [SectionId.global]: (_content, section) =>
+      rewriteGlobals(ctx, section.contentStart, section.end, newGlobal),
+    [SectionId.export]: (_content, section) =>
+      rewriteExports(ctx, section.contentStart, section.end, newExport),
+    [SectionId.start]: () => new ByteWriter(8).u32(renumber(info.start!, imported)).finish(),
+    [SectionId.element]: (_content, section) =>
+      rewriteElements(ctx, section.contentStart, section.end),
+    [SectionId.code]: (_content, section) => {
+      const { content, offsets } = rewriteCode(ctx, info, section.contentStart, section.end);
+      codeOffsets = offsets;
+      return content;
+    },
+    [SectionId.custom]: (content, section) =>
+      section === firstNameSection ? rewriteNameSection(content, imported) : null,
+  }, additions) as Uint8Array<ArrayBuffer>;
+  if (output === bytes) throw new Error("instrumentation changed nothing"); // cannot happen
+
+  const codeBodies: { start: number; end: number }[] = [];
+  const offsets = codeOffsets as Int32Array | null;
+  if (offsets !== null) {
+    const base = codeContentStart(output);
+    for (let i = 0; i < info.codeBodies.length; i++) {
+      codeBodies.push({ start: base + offsets[2 * i], end: base + offsets[2 * i + 1] });
+    }
+  }
+  return { bytes: output, yieldFunctionIndex: imported, codeBodies };
+}
+
+// --- small helpers --------------------------------------------------------------------------
+
+function sectionOf(info: ModuleInfo, id: number) {
+  return info.sections.find((s) => s.id === id);
+}
+
+/** A function index after the insertion of the import at index `imported`. */
+function renumber(index: number, imported: number): number {
+  return index >= imported ? index + 1 : index;
+}
+
+/** A vector of one item. */
+function vectorOf(item: Uint8Array): Uint8Array {
+  return new ByteWriter(item.length + 1).u32(1).bytes(item).finish();
+}
+
+/** A vector's encoding (count, items) with `item` added at the end. */
+function appendToVector(content: Uint8Array, item: Uint8Array): Uint8Array {
+  const reader = new ByteReader(content, 0, content.length, "a vector");
+  const count = reader.u32();
+  return new ByteWriter(content.length + item.length + 5).u32(count + 1)
+    .bytes(content.subarray(reader.pos)).bytes(item).finish();
+}
+
+/** Where the code section's contents start in a module (only section headers are read). */
+function codeContentStart(module: Uint8Array): number {
+  const reader = new ByteReader(module, 8, module.length, "the instrumented module");
+  while (!reader.atEnd()) {
+    const id = reader.u8();
+    const size = reader.u32();
+    if (id === SectionId.code) return reader.pos;
+    reader.skip(size);
+  }
+  throw new Error("the instrumented module has no code section"); // cannot happen
+}
+
+/** Bytes of the unsigned LEB128 encoding of `n` (n < 2^32). */
+function u32Size(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+}
+
+/** Bytes of the signed LEB128 encoding of a non-negative `n` (n < 2^34). */
+function positiveS64Size(n: number): number {
+  return n < 0x40 ? 1 : n < 0x2000 ? 2 : n < 0x100000 ? 3 : n < 0x8000000 ? 4 : 5;
+}
+
+// --- the output buffer ----------------------------------------------------------------------
+
+/** A growable output buffer with the few encodings the code rewriter needs. */
+class Out {
+  buf: Uint8Array<ArrayBuffer>;
+  len = 0;
+
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(Math.max(64, capacity));
+  }
+
+  reserve(extra: number): void {
+    const needed = this.len + extra;
+    if (needed <= this.buf.length) return;
+    let capacity = this.buf.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(this.buf.subarray(0, this.len));
+    this.buf = grown;
+  }
+
+  /** Unsigned LEB128 (space must be reserved). */
+  u32(value: number): void {
+    const buf = this.buf;
+    let len = this.len;
+    while (value >= 0x80) {
+      buf[len++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    buf[len++] = value;
+    this.len = len;
+  }
+
+  /** Signed LEB128 of a non-negative `value` below 2^31 (space must be reserved). */
+  positiveS64(value: number): void {
+    const buf = this.buf;
+    let len = this.len;
+    while (value >= 0x40) {
+      buf[len++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    buf[len++] = value;
+    this.len = len;
+  }
+
+  /** `src[start, end)` (space must be reserved). */
+  copy(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (n > 24) {
+      this.buf.set(src.subarray(start, end), this.len);
+    } else {
+      const buf = this.buf;
+      let len = this.len;
+      for (let i = start; i < end; i++) buf[len++] = src[i];
+    }
+    this.len += n;
+  }
+
+  finish(): Uint8Array<ArrayBuffer> {
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+// --- the walker -----------------------------------------------------------------------------
+
+/**
+ * Shared state of one instrumentation. The walker records edits, in increasing offset order,
+ * as triples in `edits`: [offset, end, value]. A value >= 0 replaces the LEB128 function index
+ * at [offset, end) with `value`; a value < 0 inserts check point number `-value - 1` at
+ * `offset` (end = offset). `costs` holds each check point's cost.
+ */
+class Context {
+  edits = new Int32Array(3 * 256);
+  editCount = 0;
+  costs = new Int32Array(64);
+  checkpointCount = 0;
+  /** Per open block: the check point to return to at its `end` if it is a loop, else -1. */
+  control = new Int32Array(64);
+  /** The LEB128 `u32At` read ends here. */
+  next = 0;
+  /** What is being walked, for error messages. */
+  where = "";
+
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly imported: number,
+    readonly fuelGlobal: number,
+    readonly yieldFunction: number,
+  ) {}
+
+  reset(): void {
+    this.editCount = 0;
+    this.checkpointCount = 0;
+  }
+
+  addEdit(offset: number, end: number, value: number): void {
+    let edits = this.edits;
+    const at = this.editCount * 3;
+    if (at + 3 > edits.length) {
+      const grown = new Int32Array(edits.length * 2);
+      grown.set(edits);
+      this.edits = edits = grown;
+    }
+    edits[at] = offset;
+    edits[at + 1] = end;
+    edits[at + 2] = value;
+    this.editCount++;
+  }
+
+  /** A new check point at `offset`; returns its number. */
+  addCheckpoint(offset: number): number {
+    const id = this.checkpointCount++;
+    if (id >= this.costs.length) {
+      const grown = new Int32Array(this.costs.length * 2);
+      grown.set(this.costs);
+      this.costs = grown;
+    }
+    this.costs[id] = 0;
+    this.addEdit(offset, offset, -id - 1);
+    return id;
+  }
+
+  /** The function index at `pos` (a u32 LEB128): an edit if it changes; returns the end. */
+  funcIndexAt(pos: number): number {
+    const index = this.u32At(pos);
+    const end = this.next;
+    if (index >= this.imported) this.addEdit(pos, end, index + 1);
+    return end;
+  }
+
+  /** Decodes the u32 LEB128 at `pos`; its end goes to `next`. */
+  u32At(pos: number): number {
+    const bytes = this.bytes;
+    let byte = bytes[pos++];
+    if (byte < 0x80) {
+      this.next = pos;
+      return byte;
+    }
+    let result = byte & 0x7f;
+    let shift = 7;
+    for (;;) {
+      byte = bytes[pos++];
+      if (byte === undefined || shift > 28) {
+        return this.fail("malformed LEB128 integer", pos - 1);
+      }
+      result += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) break;
+      shift += 7;
+    }
+    if (result > 0xffffffff) this.fail("integer too large (more than 32 bits)", pos - 1);
+    this.next = pos;
+    return result;
+  }
+
+  fail(problem: string, at: number): never {
+    throw new WasmFormatError(
+      `${problem} while reading ${this.where} at offset ${hexOffset(at)}`,
+      at,
+    );
+  }
+
+  failOpcode(at: number, prefix: number, sub: number): never {
+    const name = prefix < 0
+      ? `0x${sub.toString(16)}`
+      : `0x${prefix.toString(16)} ${sub} (0x${prefix.toString(16)} 0x${sub.toString(16)})`;
+    return this.fail(`unknown opcode ${name}`, at);
+  }
+}
+
+// Instruction classes of the single-byte opcodes. Each class has a cost and its immediates.
+// 0: not an instruction.
+/** No immediates, cost 1. */
+const PLAIN = 1;
+/** No immediates, free (nop, drop, unreachable, return, else). */
+const FREE = 2;
+const END = 3;
+/** `block`: a block type, free. */
+const BLOCK = 4;
+/** `if`, `try`: a block type, cost 1. */
+const IF = 5;
+const LOOP = 6;
+const TRY_TABLE = 7;
+/** One LEB128 immediate, cost 1. */
+const LEB = 8;
+/** Two LEB128 immediates, cost 1. */
+const LEB2 = 9;
+/** `call`, `return_call`, `ref.func`: a function index. */
+const FUNC = 10;
+const BR_TABLE = 11;
+const SELECT_TYPED = 12;
+const MEMARG = 13;
+const BYTES4 = 14;
+const BYTES8 = 15;
+/** `delegate l`: closes a `try`. */
+const DELEGATE = 16;
+const PREFIX_GC = 17;
+const PREFIX_MISC = 18;
+const PREFIX_SIMD = 19;
+const PREFIX_ATOMIC = 20;
+
+const OPCODE_CLASS = new Uint8Array(256);
+{
+  const set = (cls: number, ...ops: number[]) => {
+    for (const op of ops) OPCODE_CLASS[op] = cls;
+  };
+  const range = (cls: number, from: number, to: number) => {
+    for (let op = from; op <= to; op++) OPCODE_CLASS[op] = cls;
+  };
+  set(FREE, 0x00, 0x01, 0x05, 0x0f, 0x1a); // unreachable nop else return drop
+  set(BLOCK, 0x02);
+  set(LOOP, 0x03);
+  set(IF, 0x04, 0x06); // if try
+  set(LEB, 0x07, 0x08, 0x09); // catch throw rethrow
+  set(PLAIN, 0x0a, 0x19, 0x1b); // throw_ref catch_all select
+  set(END, 0x0b);
+  set(LEB, 0x0c, 0x0d); // br br_if
+  set(BR_TABLE, 0x0e);
+  set(FUNC, 0x10, 0x12, 0xd2); // call return_call ref.func
+  set(LEB2, 0x11, 0x13); // call_indirect return_call_indirect
+  set(LEB, 0x14, 0x15); // call_ref return_call_ref
+  set(DELEGATE, 0x18);
+  set(SELECT_TYPED, 0x1c);
+  set(TRY_TABLE, 0x1f);
+  range(LEB, 0x20, 0x26); // local.get/set/tee global.get/set table.get/set
+  range(MEMARG, 0x28, 0x3e); // loads and stores
+  set(LEB, 0x3f, 0x40); // memory.size memory.grow (memory index)
+  set(LEB, 0x41, 0x42); // i32.const i64.const
+  set(BYTES4, 0x43);
+  set(BYTES8, 0x44);
+  range(PLAIN, 0x45, 0xc4); // numeric instructions and sign extension
+  set(LEB, 0xd0); // ref.null heap type
+  set(PLAIN, 0xd1, 0xd3, 0xd4); // ref.is_null ref.eq ref.as_non_null
+  set(LEB, 0xd5, 0xd6); // br_on_null br_on_non_null
+  set(PREFIX_GC, 0xfb);
+  set(PREFIX_MISC, 0xfc);
+  set(PREFIX_SIMD, 0xfd);
+  set(PREFIX_ATOMIC, 0xfe);
+}
+
+// SIMD (0xfd) sub-opcodes: their immediates.
+const SIMD_INVALID = 0;
+const SIMD_PLAIN = 1;
+const SIMD_MEMARG = 2;
+const SIMD_BYTES16 = 3; // v128.const, i8x16.shuffle
+const SIMD_LANE = 4; // extract_lane, replace_lane
+const SIMD_MEMARG_LANE = 5; // load/store lane
+const SIMD_COUNT = 0x114; // relaxed SIMD ends at 0x113
+
+const SIMD_CLASS = new Uint8Array(SIMD_COUNT).fill(SIMD_PLAIN);
+{
+  for (let op = 0x00; op <= 0x0b; op++) SIMD_CLASS[op] = SIMD_MEMARG;
+  SIMD_CLASS[0x0c] = SIMD_BYTES16;
+  SIMD_CLASS[0x0d] = SIMD_BYTES16;
+  for (let op = 0x15; op <= 0x22; op++) SIMD_CLASS[op] = SIMD_LANE;
+  for (let op = 0x54; op <= 0x5b; op++) SIMD_CLASS[op] = SIMD_MEMARG_LANE;
+  SIMD_CLASS[0x5c] = SIMD_MEMARG;
+  SIMD_CLASS[0x5d] = SIMD_MEMARG;
+  // Unassigned opcodes in the SIMD range.
+  const reserved = "9a a2 a5 a6 af b0 b2 b3 b4 bb c2 c5 c6 cf d0 d2 d3 d4 e2 ee";
+  for (const op of reserved.split(" ")) SIMD_CLASS[parseInt(op, 16)] = SIMD_INVALID;
+}
+
+/** Skips an LEB128 integer at `pos` (of any width; the engine checks its range). */
+function skipLeb(bytes: Uint8Array, pos: number): number {
+  while ((bytes[pos++] & 0x80) !== 0) {
+    // continuation bytes
+  }
+  return pos;
+}
+
+/** Skips a value type (a reference type may carry a heap type). */
+function skipValType(bytes: Uint8Array, pos: number): number {
+  const byte = bytes[pos++];
+  return byte === 0x63 || byte === 0x64 ? skipLeb(bytes, pos) : pos;
+}
+
+/** Skips a block type: empty, a value type, or a type index (s33). */
+function skipBlockType(bytes: Uint8Array, pos: number): number {
+  const byte = bytes[pos];
+  return byte === 0x63 || byte === 0x64 ? skipLeb(bytes, pos + 1) : skipLeb(bytes, pos);
+}
+
+/** Skips a memarg: alignment (bit 6: a memory index follows), then the offset. */
+function skipMemarg(ctx: Context, pos: number): number {
+  const bytes = ctx.bytes;
+  let align = bytes[pos];
+  if (align < 0x80) {
+    pos++;
+  } else {
+    align = ctx.u32At(pos);
+    pos = ctx.next;
+  }
+  if ((align & 0x40) !== 0) pos = skipLeb(bytes, pos);
+  return skipLeb(bytes, pos);
+}
+
+/**
+ * Walks an expression from `pos` up to and including the `end` that closes it, recording the
+ * function-index edits and, if `instrumented`, the check points (function entry at `pos`, and
+ * every loop header) with their costs. Returns the offset after the closing `end`; fails if the
+ * expression does not close before `limit`.
+ */
+function walk(ctx: Context, pos: number, limit: number, instrumented: boolean): number {
+  const bytes = ctx.bytes;
+  let depth = 0;
+  let checkpoint = instrumented ? ctx.addCheckpoint(pos) : -1;
+  let cost = 0;
+  for (;;) {
+    if (pos >= limit) {
+      return ctx.fail("unexpected end of the expression (no closing end)", Math.min(pos, limit));
+    }
+    const at = pos;
+    const opcode = bytes[pos++];
+    switch (OPCODE_CLASS[opcode]) {
+      case PLAIN:
+        cost++;
+        break;
+      case LEB:
+        cost++;
+        pos = skipLeb(bytes, pos);
+        break;
+      case MEMARG:
+        cost++;
+        pos = skipMemarg(ctx, pos);
+        break;
+      case END: {
+        if (depth === 0) {
+          if (checkpoint >= 0) ctx.costs[checkpoint] += cost;
+          return pos;
+        }
+        const outer = ctx.control[--depth];
+        if (outer >= 0) {
+          // The end of a loop: back to the enclosing check point.
+          ctx.costs[checkpoint] += cost;
+          cost = 0;
+          checkpoint = outer;
+        }
+        break;
+      }
+      case FREE:
+        break;
+      case FUNC:
+        cost++;
+        pos = ctx.funcIndexAt(pos);
+        break;
+      case BLOCK:
+        pos = skipBlockType(bytes, pos);
+        depth = pushControl(ctx, depth, -1);
+        break;
+      case IF:
+        cost++;
+        pos = skipBlockType(bytes, pos);
+        depth = pushControl(ctx, depth, -1);
+        break;
+      case LOOP:
+        pos = skipBlockType(bytes, pos);
+        if (instrumented) {
+          ctx.costs[checkpoint] += cost;
+          cost = 0;
+          depth = pushControl(ctx, depth, checkpoint);
+          checkpoint = ctx.addCheckpoint(pos);
+        } else {
+          depth = pushControl(ctx, depth, -1);
+        }
+        break;
+      case LEB2:
+        cost++;
+        pos = skipLeb(bytes, skipLeb(bytes, pos));
+        break;
+      case BYTES4:
+        cost++;
+        pos += 4;
+        break;
+      case BYTES8:
+        cost++;
+        pos += 8;
+        break;
+      case BR_TABLE: {
+        cost++;
+        const count = ctx.u32At(pos);
+        pos = ctx.next;
+        for (let i = 0; i <= count && pos < limit; i++) pos = skipLeb(bytes, pos);
+        break;
+      }
+      case SELECT_TYPED: {
+        cost++;
+        const count = ctx.u32At(pos);
+        pos = ctx.next;
+        for (let i = 0; i < count && pos < limit; i++) pos = skipValType(bytes, pos);
+        break;
+      }
+      case TRY_TABLE: {
+        cost++;
+        pos = skipBlockType(bytes, pos);
+        const count = ctx.u32At(pos);
+        pos = ctx.next;
+        for (let i = 0; i < count && pos < limit; i++) {
+          const kind = bytes[pos++];
+          if (kind > 3) ctx.fail(`invalid catch clause kind ${kind}`, pos - 1);
+          // catch / catch_ref: a tag and a label; catch_all / catch_all_ref: a label.
+          if (kind < 2) pos = skipLeb(bytes, pos);
+          pos = skipLeb(bytes, pos);
+        }
+        depth = pushControl(ctx, depth, -1);
+        break;
+      }
+      case DELEGATE:
+        cost++;
+        pos = skipLeb(bytes, pos);
+        if (depth === 0) ctx.fail("delegate outside a try block", at);
+        depth--; // closes a try: never a loop
+        break;
+      case PREFIX_GC:
+        cost++;
+        pos = skipGcInstruction(ctx, pos, at);
+        break;
+      case PREFIX_MISC:
+        cost++;
+        pos = skipMiscInstruction(ctx, pos, at);
+        break;
+      case PREFIX_SIMD:
+        cost++;
+        pos = skipSimdInstruction(ctx, pos, at);
+        break;
+      case PREFIX_ATOMIC:
+        cost++;
+        pos = skipAtomicInstruction(ctx, pos, at);
+        break;
+      default:
+        ctx.failOpcode(at, -1, opcode);
+    }
+  }
+}
+
+/** Opens a block; returns the new depth. */
+function pushControl(ctx: Context, depth: number, outerCheckpoint: number): number {
+  if (depth >= ctx.control.length) {
+    const grown = new Int32Array(ctx.control.length * 2);
+    grown.set(ctx.control);
+    ctx.control = grown;
+  }
+  ctx.control[depth] = outerCheckpoint;
+  return depth + 1;
+}
+
+/** 0xfb: the GC proposal's instructions. */
+function skipGcInstruction(ctx: Context, pos: number, at: number): number {
+  const bytes = ctx.bytes;
+  const sub = ctx.u32At(pos);
+  pos = ctx.next;
+  switch (sub) {
+    case 15: // array.len
+    case 26: // any.convert_extern
+    case 27: // extern.convert_any
+    case 28: // ref.i31
+    case 29: // i31.get_s
+    case 30: // i31.get_u
+      return pos;
+    case 0: // struct.new t
+    case 1: // struct.new_default t
+    case 6: // array.new t
+    case 7: // array.new_default t
+    case 11: // array.get t
+    case 12: // array.get_s t
+    case 13: // array.get_u t
+    case 14: // array.set t
+    case 16: // array.fill t
+    case 20: // ref.test ht
+    case 21: // ref.test null ht
+    case 22: // ref.cast ht
+    case 23: // ref.cast null ht
+      return skipLeb(bytes, pos);
+    case 2: // struct.get t f
+    case 3: // struct.get_s t f
+    case 4: // struct.get_u t f
+    case 5: // struct.set t f
+    case 8: // array.new_fixed t n
+    case 9: // array.new_data t d
+    case 10: // array.new_elem t e
+    case 17: // array.copy t t
+    case 18: // array.init_data t d
+    case 19: // array.init_elem t e
+      return skipLeb(bytes, skipLeb(bytes, pos));
+    case 24: // br_on_cast flags l ht ht
+    case 25: // br_on_cast_fail flags l ht ht
+      return skipLeb(bytes, skipLeb(bytes, skipLeb(bytes, pos + 1)));
+  }
+  return ctx.failOpcode(at, 0xfb, sub);
+}
+
+/** 0xfc: saturating conversions, bulk memory and table instructions. */
+function skipMiscInstruction(ctx: Context, pos: number, at: number): number {
+  const bytes = ctx.bytes;
+  const sub = ctx.u32At(pos);
+  pos = ctx.next;
+  if (sub <= 7) return pos; // trunc_sat
+  switch (sub) {
+    case 9: // data.drop d
+    case 11: // memory.fill m
+    case 13: // elem.drop e
+    case 15: // table.grow t
+    case 16: // table.size t
+    case 17: // table.fill t
+      return skipLeb(bytes, pos);
+    case 8: // memory.init d m
+    case 10: // memory.copy m m
+    case 12: // table.init e t
+    case 14: // table.copy t t
+      return skipLeb(bytes, skipLeb(bytes, pos));
+  }
+  return ctx.failOpcode(at, 0xfc, sub);
+}
+
+/** 0xfd: SIMD and relaxed SIMD. */
+function skipSimdInstruction(ctx: Context, pos: number, at: number): number {
+  const sub = ctx.u32At(pos);
+  pos = ctx.next;
+  switch (sub < SIMD_COUNT ? SIMD_CLASS[sub] : SIMD_INVALID) {
+    case SIMD_PLAIN:
+      return pos;
+    case SIMD_MEMARG:
+      return skipMemarg(ctx, pos);
+    case SIMD_BYTES16:
+      return pos + 16;
+    case SIMD_LANE:
+      return pos + 1;
+    case SIMD_MEMARG_LANE:
+      return skipMemarg(ctx, pos) + 1;
+  }
+  return ctx.failOpcode(at, 0xfd, sub);
+}
+
+/** 0xfe: threads (atomic memory accesses, wait/notify, fence). */
+function skipAtomicInstruction(ctx: Context, pos: number, at: number): number {
+  const sub = ctx.u32At(pos);
+  pos = ctx.next;
+  if (sub === 3) return pos + 1; // atomic.fence: one reserved byte
+  if (sub <= 2 || (sub >= 0x10 && sub <= 0x4e)) return skipMemarg(ctx, pos);
+  return ctx.failOpcode(at, 0xfe, sub);
+}
+
+// --- applying edits -------------------------------------------------------------------------
+
+/**
+ * The check sequence around its cost: `global.get F; i64.const` before,
+ * `i64.sub; global.set F; global.get F; i64.const 0; i64.lt_s; if; call Y; end` after.
+ */
+function checkTemplate(fuelGlobal: number, yieldFunction: number) {
+  const before = new ByteWriter(8).u8(0x23).u32(fuelGlobal).u8(0x42).finish();
+  const after = new ByteWriter(24).u8(0x7d).u8(0x24).u32(fuelGlobal).u8(0x23).u32(fuelGlobal)
+    .u8(0x42).u8(0x00).u8(0x53).u8(0x04).u8(0x40).u8(0x10).u32(yieldFunction).u8(0x0b)
+    .finish();
+  return { before, after };
+}
+
+/** The size change that the recorded edits make. */
+function editsGrowth(ctx: Context, checkSize: number): number {
+  const { edits, costs } = ctx;
+  let growth = 0;
+  for (let i = 0, n = ctx.editCount * 3; i < n; i += 3) {
+    const value = edits[i + 2];
+    growth += value >= 0
+      ? u32Size(value) - (edits[i + 1] - edits[i])
+      : checkSize + positiveS64Size(Math.max(1, costs[-value - 1]));
+  }
+  return growth;
+}
+
+/** Copies `bytes[start, end)` to `out` with the recorded edits applied (space reserved). */
+function applyEdits(
+  ctx: Context,
+  out: Out,
+  start: number,
+  end: number,
+  before: Uint8Array,
+  after: Uint8Array,
+): void {
+  const { bytes, edits, costs } = ctx;
+  let from = start;
+  for (let i = 0, n = ctx.editCount * 3; i < n; i += 3) {
+    const offset = edits[i];
+    out.copy(bytes, from, offset);
+    const value = edits[i + 2];
+    if (value >= 0) {
+      out.u32(value);
+    } else {
+      out.copy(before, 0, before.length);
+      out.positiveS64(Math.max(1, costs[-value - 1]));
+      out.copy(after, 0, after.length);
+    }
+    from = edits[i + 1];
+  }
+  out.copy(bytes, from, end);
+}
+
+// --- the code section -----------------------------------------------------------------------
+
+function rewriteCode(
+  ctx: Context,
+  info: ModuleInfo,
+  start: number,
+  end: number,
+): { content: Uint8Array; offsets: Int32Array } {
+  const { before, after } = checkTemplate(ctx.fuelGlobal, ctx.yieldFunction);
+  const checkSize = before.length + after.length;
+  const bodies = info.codeBodies;
+  const offsets = new Int32Array(bodies.length * 2);
+  const out = new Out(Math.ceil((end - start) * 1.3) + 64);
+  out.reserve(5);
+  out.u32(bodies.length);
+  for (let i = 0; i < bodies.length; i++) {
+    const body = bodies[i];
+    ctx.reset();
+    ctx.where = `the body of function ${info.importedFunctionCount + i}`;
+    const codeStart = skipLocals(ctx, body.start, body.end);
+    const codeEnd = walk(ctx, codeStart, body.end, true);
+    if (codeEnd !== body.end) {
+      ctx.fail(`${body.end - codeEnd} bytes after the end of the function body`, codeEnd);
+    }
+    const size = body.end - body.start + editsGrowth(ctx, checkSize);
+    out.reserve(size + 5);
+    out.u32(size);
+    offsets[2 * i] = out.len;
+    applyEdits(ctx, out, body.start, body.end, before, after);
+    offsets[2 * i + 1] = out.len;
+    if (out.len - offsets[2 * i] !== size) throw new Error("instrumented body size mismatch");
+  }
+  return { content: out.finish(), offsets };
+}
+
+/** Skips a function body's local declarations; returns where its code starts. */
+function skipLocals(ctx: Context, pos: number, end: number): number {
+  const bytes = ctx.bytes;
+  const groups = ctx.u32At(pos);
+  pos = ctx.next;
+  for (let i = 0; i < groups && pos < end; i++) {
+    ctx.u32At(pos);
+    pos = skipValType(bytes, ctx.next);
+  }
+  if (pos > end) ctx.fail("unexpected end of the local declarations", end);
+  return pos;
+}
+
+// --- other sections with function indices ---------------------------------------------------
+
+/** `bytes[start, end)` with the recorded edits applied (no check points). */
+function editedCopy(ctx: Context, start: number, end: number, prefix?: Uint8Array): Uint8Array {
+  const size = (prefix?.length ?? 0) + end - start + editsGrowth(ctx, 0);
+  const out = new Out(size);
+  if (prefix !== undefined) out.copy(prefix, 0, prefix.length);
+  applyEdits(ctx, out, start, end, new Uint8Array(0), new Uint8Array(0));
+  return out.finish();
+}
+
+/** The global section with `ref.func` renumbered in initializers and the fuel global added. */
+function rewriteGlobals(ctx: Context, start: number, end: number, fuel: Uint8Array): Uint8Array {
+  ctx.reset();
+  ctx.where = "the global section";
+  const count = ctx.u32At(start);
+  let pos = ctx.next;
+  const itemsStart = pos;
+  for (let i = 0; i < count; i++) {
+    pos = skipValType(ctx.bytes, pos) + 1; // type, mutability
+    pos = walk(ctx, pos, end, false);
+  }
+  const writer = new ByteWriter(end - start + fuel.length + 8).u32(count + 1);
+  writer.bytes(editedCopy(ctx, itemsStart, end));
+  return writer.bytes(fuel).finish();
+}
+
+/** The table section, if a table's initializer refers to a defined function; else null. */
+function rewriteTables(ctx: Context, start: number, end: number): Uint8Array | null {
+  ctx.reset();
+  ctx.where = "the table section";
+  const bytes = ctx.bytes;
+  const count = ctx.u32At(start);
+  let pos = ctx.next;
+  for (let i = 0; i < count; i++) {
+    const withInit = bytes[pos] === 0x40;
+    if (withInit) pos += 2; // 0x40 0x00
+    pos = skipValType(bytes, pos);
+    const flags = bytes[pos++];
+    pos = skipLeb(bytes, pos); // minimum
+    if ((flags & 0x01) !== 0) pos = skipLeb(bytes, pos); // maximum
+    if (withInit) pos = walk(ctx, pos, end, false);
+  }
+  return ctx.editCount === 0 ? null : editedCopy(ctx, start, end);
+}
+
+/**
+ * The element section with function indices renumbered, in all eight segment encodings
+ * (bit 0: passive or declarative; bit 1: explicit table index, or declarative; bit 2:
+ * expressions instead of function indices). Null if no index changes.
+ */
+function rewriteElements(ctx: Context, start: number, end: number): Uint8Array | null {
+  ctx.reset();
+  ctx.where = "the element section";
+  const bytes = ctx.bytes;
+  const count = ctx.u32At(start);
+  let pos = ctx.next;
+  for (let i = 0; i < count; i++) {
+    const flagsAt = pos;
+    const flags = ctx.u32At(pos);
+    pos = ctx.next;
+    if (flags > 7) ctx.fail(`invalid element segment flags ${flags}`, flagsAt);
+    const active = (flags & 0x01) === 0;
+    const explicitTable = (flags & 0x02) !== 0;
+    const expressions = (flags & 0x04) !== 0;
+    if (active && explicitTable) pos = skipLeb(bytes, pos); // table index
+    if (active) pos = walk(ctx, pos, end, false); // offset
+    // The element kind (0x00, funcref) or reference type; absent in encodings 0 and 4.
+    if (!active || explicitTable) pos = expressions ? skipValType(bytes, pos) : pos + 1;
+    const items = ctx.u32At(pos);
+    pos = ctx.next;
+    for (let j = 0; j < items; j++) {
+      pos = expressions ? walk(ctx, pos, end, false) : ctx.funcIndexAt(pos);
+      if (pos > end) ctx.fail("unexpected end of section", end);
+    }
+  }
+  if (pos !== end) ctx.fail(`${end - pos} bytes left over at the end of the section`, pos);
+  return ctx.editCount === 0 ? null : editedCopy(ctx, start, end);
+}
+
+/** The export section with function exports renumbered and the fuel global's export added. */
+function rewriteExports(ctx: Context, start: number, end: number, fuel: Uint8Array): Uint8Array {
+  ctx.reset();
+  ctx.where = "the export section";
+  const count = ctx.u32At(start);
+  let pos = ctx.next;
+  const itemsStart = pos;
+  for (let i = 0; i < count; i++) {
+    const nameLength = ctx.u32At(pos);
+    pos = ctx.next + nameLength;
+    const kind = ctx.bytes[pos++];
+    pos = kind === 0x00 ? ctx.funcIndexAt(pos) : skipLeb(ctx.bytes, pos);
+  }
+  const writer = new ByteWriter(end - start + fuel.length + 8).u32(count + 1);
+  writer.bytes(editedCopy(ctx, itemsStart, end));
+  return writer.bytes(fuel).finish();
+}
+
+// --- the name section -----------------------------------------------------------------------
+
+const NAMES_FUNCTIONS = 1;
+const NAMES_LOCALS = 2;
+const NAMES_LABELS = 3;
+
+/**
+ * The "name" custom section (`content` starts with the section's name) with function indices
+ * renumbered in the function names (subsection 1), and in the local and label names (2, 3),
+ * which are keyed by function index. Other subsections are copied. A malformed name section
+ * is kept as it is: engines ignore it.
+ */
+function rewriteNameSection(content: Uint8Array, imported: number): Uint8Array | null {
+  try {
+    const reader = new ByteReader(content, 0, content.length, "the name section");
+    reader.name();
+    const writer = new ByteWriter(content.length + 64).bytes(content.subarray(0, reader.pos));
+    while (!reader.atEnd()) {
+      const id = reader.u8();
+      const size = reader.u32();
+      const sub = reader.sub(size, "the name section");
+      if (id !== NAMES_FUNCTIONS && id !== NAMES_LOCALS && id !== NAMES_LABELS) {
+        writer.u8(id).u32(size).bytes(content.subarray(sub.pos, sub.end));
+        continue;
+      }
+      const body = new ByteWriter(size + 16);
+      const count = sub.u32();
+      body.u32(count);
+      for (let i = 0; i < count; i++) {
+        body.u32(renumber(sub.u32(), imported));
+        const from = sub.pos;
+        if (id === NAMES_FUNCTIONS) {
+          sub.skip(sub.u32());
+        } else {
+          const names = sub.u32();
+          for (let j = 0; j < names; j++) {
+            sub.u32();
+            sub.skip(sub.u32());
+          }
+        }
+        body.bytes(content.subarray(from, sub.pos));
+      }
+      if (!sub.atEnd()) sub.fail("bytes left over at the end of a name subsection");
+      const encoded = body.finish();
+      writer.u8(id).u32(encoded.length).bytes(encoded);
+    }
+    return writer.finish();
+  } catch (error) {
+    if (error instanceof WasmFormatError) return null;
+    throw error;
+  }
+}
