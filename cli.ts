@@ -1,42 +1,121 @@
 /**
- * The `lunatic` command line: `lunatic run [--dir DIR]... <PATH> [ARGS]...`, and the implied
- * form `lunatic <PATH.wasm> [ARGS]...`. Only parses arguments and wires the runtime.
+ * The `lunatic` command line: `lunatic run [--dir DIR]... <PATH> [ARGS]...`, the implied form
+ * `lunatic <PATH.wasm> [ARGS]...`, and test mode: `lunatic test <PATH.wasm> [FILTER] ...`, or a
+ * `run` that cargo makes as the test runner (spec §7.1). Only parses arguments and wires the
+ * runtime.
  */
 import { parseArgs } from "node:util";
-import { exitCodeOf, Lunatic, LunaticError } from "./mod.ts";
+import { exitCodeOf, listTests, Lunatic, LunaticError, runTests } from "./mod.ts";
+import { setupLogging } from "./runtime/log.ts";
 
 const USAGE = "usage: lunatic run [--dir DIR]... [--allow NAMESPACE]... <PATH.wasm> [-- ARGS...]";
+const TEST_USAGE = "usage: lunatic test <PATH.wasm> [FILTER] [OPTIONS] [-- ARGS...]";
 const HELP = `lunatic for Deno: an Erlang-inspired runtime for WebAssembly
 
 ${USAGE}
        lunatic <PATH.wasm> [ARGS]...        (same as run)
+${TEST_USAGE}
 
 Options:
   --dir DIR       preopen DIR for the guest (repeatable; "." is always preopened)
   --allow NS      allow only host functions whose "module::function" starts with NS
                   (repeatable, e.g. --allow wasi_snapshot_preview1:: --allow lunatic::message::);
                   without it everything is allowed
-  -h, --help      show this help
+  -h, --help      show this help (lunatic test --help: the test options)
   -V, --version   show the version
 
 Guest arguments that start with "-" go after "--".
 Environment: LUNATIC_LOG=trace|debug|info|warning|error (default warning)`;
+const TEST_HELP = `lunatic test: run the #[lunatic::test] functions of a module, as cargo test does
+
+${TEST_USAGE}
+
+Runs every test whose name contains FILTER; ARGS become the tests' argv (without argv[0]).
+With CARGO_MANIFEST_DIR set, \`lunatic run <target/wasm32-wasi/(debug|release)/deps/*.wasm>\`
+(what cargo runs) is test mode too, so \`cargo test\` works with lunatic as the runner.
+
+Options:
+  --exact               FILTER must equal the test name
+  --ignored             run only the ignored tests
+  --include-ignored     run the ignored tests as well
+  --nocapture           show the tests' output as it is written
+  --show-output         show the output of successful tests too
+  --list --format terse list the tests ("<name>: test") instead of running them
+  --test-timeout SECS   fail a test still running after SECS seconds and kill its processes
+  --dir DIR             preopen DIR for the tests (repeatable; "." is always preopened)
+  --allow NS            allow only these host namespaces (as for run)
+  -h, --help            show this help
+
+Environment: LUNATIC_LOG (default error in test mode). Exit code: 0, or 1 if a test failed.`;
 
 export const VERSION = "0.1.0 (lunatic ABI 0.13.2)";
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  constructor(message: string, readonly usage = USAGE, readonly helpCommand = "lunatic --help") {
+    super(message);
+  }
+}
+
+/** parseArgs's first line, without its advice about `--` (the usage line shows that). */
+function parseArgsProblem(error: unknown): string {
+  return (error as Error).message.split("\n")[0].replace(/\. To specify a positional .*$/, "");
+}
 
 interface RunCommand {
+  kind: "run";
   path: string;
   args: string[];
   dirs: string[];
   allow?: string[];
 }
 
+interface TestCommand {
+  kind: "test";
+  path: string;
+  filter?: string;
+  args: string[];
+  dirs: string[];
+  allow?: string[];
+  exact: boolean;
+  onlyIgnored: boolean;
+  includeIgnored: boolean;
+  nocapture: boolean;
+  showOutput: boolean;
+  /** `--list --format terse`. */
+  list: boolean;
+  timeLimitMs?: number;
+}
+
+/** What cargo passes as the runner's test binary (spec §7.1), for this platform's separator. */
+const CARGO_TEST_BINARY = (() => {
+  const sep = Deno.build.os === "windows" ? "\\\\" : "/";
+  return new RegExp(
+    `${sep}target${sep}wasm32-(wasi|unknown-unknown)${sep}(debug|release)${sep}deps${sep}` +
+      `.*\\.wasm$`,
+  );
+})();
+
+/**
+ * Whether `argv` (with the implied `run` already inserted) is cargo running a test binary:
+ * CARGO_MANIFEST_DIR is set, the path is a wasm32 build in `target/.../deps`, and no later
+ * argument is `--bench` (cargo bench uses the same path).
+ */
+export function isCargoTestInvocation(argv: string[], manifestDirSet: boolean): boolean {
+  const [, path, ...rest] = argv;
+  return manifestDirSet && path !== undefined && CARGO_TEST_BINARY.test(path) &&
+    !rest.includes("--bench");
+}
+
 /** Parses the command line; returns null when help or version was printed. */
-export function parseCommandLine(argv: string[]): RunCommand | null {
+export function parseCommandLine(
+  argv: string[],
+  manifestDirSet = Deno.env.get("CARGO_MANIFEST_DIR") !== undefined,
+): RunCommand | TestCommand | null {
   // lunatic <= 0.12 syntax: an implied `run` (spec §7.1).
   if (argv.length > 0 && /^(--bench|--dir|.+\.wasm)/.test(argv[0])) argv = ["run", ...argv];
+  if (argv[0] === "test" || isCargoTestInvocation(argv, manifestDirSet)) {
+    return parseTestCommand(argv);
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -52,7 +131,7 @@ export function parseCommandLine(argv: string[]): RunCommand | null {
       },
     });
   } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]);
+    throw new UsageError(parseArgsProblem(error));
   }
   const { values, positionals } = parsed;
   if (values.help) {
@@ -68,19 +147,94 @@ export function parseCommandLine(argv: string[]): RunCommand | null {
   if (command !== "run") throw new UsageError(`unknown command '${command}'`);
   if (path === undefined) throw new UsageError("missing the path of the .wasm module to run");
   if (values.bench) args.push("--bench");
-  return { path, args, dirs: values.dir ?? [], allow: values.allow };
+  return { kind: "run", path, args, dirs: values.dir ?? [], allow: values.allow };
+}
+
+/**
+ * Test mode's arguments, as lunatic's clap parser takes them (spec §7.3): the command word,
+ * the module, an optional filter, then the guests' arguments; any flag libtest has that
+ * lunatic does not (--test-threads, -q, ...) is a usage error.
+ */
+function parseTestCommand(argv: string[]): TestCommand | null {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        dir: { type: "string", multiple: true },
+        allow: { type: "string", multiple: true },
+        exact: { type: "boolean" },
+        ignored: { type: "boolean" },
+        "include-ignored": { type: "boolean" },
+        nocapture: { type: "boolean" },
+        "show-output": { type: "boolean" },
+        list: { type: "boolean" },
+        format: { type: "string" },
+        "test-timeout": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(parseArgsProblem(error), TEST_USAGE, "lunatic test --help");
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(TEST_HELP);
+    return null;
+  }
+  const fail = (message: string): never => {
+    throw new UsageError(message, TEST_USAGE, "lunatic test --help");
+  };
+  const [, path, filter, ...args] = positionals;
+  if (path === undefined) fail("missing the path of the .wasm module to test");
+  // clap's `requires` in both directions, then lunatic's own check of the value.
+  if (values.list && values.format === undefined) fail("--list requires --format terse");
+  if (values.format !== undefined && !values.list) fail("--format requires --list");
+  if (values.format !== undefined && values.format !== "terse") {
+    fail(`argument for --format must be terse (was ${values.format})`);
+  }
+  if (values.ignored && values["include-ignored"]) {
+    fail("the options --include-ignored and --ignored are mutually exclusive");
+  }
+  let timeLimitMs: number | undefined;
+  const timeout = values["test-timeout"];
+  if (timeout !== undefined) {
+    const seconds = Number(timeout);
+    if (timeout.trim() === "" || !Number.isFinite(seconds) || seconds <= 0) {
+      fail(`--test-timeout takes a positive number of seconds (was ${timeout})`);
+    }
+    timeLimitMs = seconds * 1000;
+  }
+  return {
+    kind: "test",
+    path: path!,
+    filter,
+    args,
+    dirs: values.dir ?? [],
+    allow: values.allow,
+    exact: values.exact ?? false,
+    onlyIgnored: values.ignored ?? false,
+    includeIgnored: values["include-ignored"] ?? false,
+    nocapture: values.nocapture ?? false,
+    showOutput: values["show-output"] ?? false,
+    list: values.list ?? false,
+    timeLimitMs,
+  };
 }
 
 async function main(argv: string[]): Promise<number> {
-  let command: RunCommand | null;
+  let command: RunCommand | TestCommand | null;
   try {
     command = parseCommandLine(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}\n${USAGE}\n(see lunatic --help)`);
+    console.error(`error: ${error.message}\n${error.usage}\n(see ${error.helpCommand})`);
     return 2;
   }
   if (command === null) return 0;
+  if (command.kind === "test") return await test(command);
   const lunatic = new Lunatic();
   try {
     const module = await lunatic.load(command.path);
@@ -91,6 +245,27 @@ async function main(argv: string[]): Promise<number> {
     });
     reportDeadlock(root.exited);
     return exitCodeOf(await root.exited);
+  } catch (error) {
+    if (error instanceof LunaticError) {
+      console.error(`Error: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function test(command: TestCommand): Promise<number> {
+  // Test mode logs only errors unless told otherwise: failing tests are expected (spec §7.1).
+  setupLogging(Deno.env.get("LUNATIC_LOG") ? undefined : "error");
+  const lunatic = new Lunatic();
+  try {
+    const module = await lunatic.load(command.path);
+    if (command.list) {
+      for (const line of listTests(module, command)) console.log(line);
+      return 0;
+    }
+    const summary = await runTests(lunatic.runtime, module, command);
+    return summary.exitCode;
   } catch (error) {
     if (error instanceof LunaticError) {
       console.error(`Error: ${error.message}`);

@@ -51,6 +51,22 @@ export {
   type OutputSink,
   type Stdio,
 } from "./runtime/stdio.ts";
+export {
+  discoverTests,
+  parseTestExport,
+  selectTests,
+  type TestFunction,
+  type TestSelection,
+} from "./runtime/test_discovery.ts";
+export {
+  findPanicMessage,
+  listTests,
+  runTests,
+  type TestResult,
+  testRootConfig,
+  type TestRunOptions,
+  type TestRunSummary,
+} from "./runtime/test_runner.ts";
 
 /** Every host namespace this runtime provides, in the order they are linked. */
 export const defaultNamespaces: readonly HostNamespace<never>[] = [
