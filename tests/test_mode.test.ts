@@ -620,3 +620,15 @@ Deno.test("embedding: runTests reports to a sink, coloured on request", async ()
   assert.ok(failing.text().includes(` - should panic ... ${RED_FAILED}\n`));
   assert.ok(failing.text().includes(`\ntest result: ${RED_FAILED}. 0 passed;`));
 });
+
+Deno.test("--test-timeout stops a test spinning in a loop; the other tests still pass", async () => {
+  const result = await runCli(["test", guestPath("testmode_spin"), "--test-timeout", "0.2"]);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /^test spinner::tests::passes \.\.\. ok$/m);
+  assert.match(result.stdout, /^test spinner::tests::spins_forever \.\.\. FAILED$/m);
+  assert.match(
+    result.stdout,
+    /note: test did not finish within the time limit of 0\.2s \(--test-timeout\); its processes were killed/,
+  );
+  assert.match(result.stdout, /test result: FAILED\. 1 passed; 1 failed; 0 ignored/);
+});
