@@ -12,8 +12,12 @@ const lunatic = new Lunatic();
 const spawnModule = await lunatic.load(guest("bench_spawn"));
 const pingPongModule = await lunatic.load(guest("bench_ping_pong"));
 
-async function runRoot(module: typeof spawnModule, entry: string, n: number): Promise<void> {
-  const root = lunatic.spawnRoot(module, { entry, entryArgs: [n], environmentId: 0 });
+async function runRoot(
+  module: typeof spawnModule,
+  entry: string,
+  args: (number | bigint)[],
+): Promise<void> {
+  const root = lunatic.spawnRoot(module, { entry, entryArgs: args, environmentId: 0 });
   const outcome = await root.exited;
   if (outcome.kind !== "normal") throw new Error(`benchmark guest failed: ${outcome.reason}`);
 }
@@ -22,12 +26,12 @@ Deno.bench({
   name: "spawn 1,000 processes that each send one message and exit",
   group: "spawn",
   n: 20,
-  fn: async () => await runRoot(spawnModule, "spawn_many", 1_000),
+  fn: async () => await runRoot(spawnModule, "spawn_many", [1_000, 0n]),
 });
 
 Deno.bench({
   name: "10,000 request/reply round trips between two processes",
   group: "messages",
   n: 20,
-  fn: async () => await runRoot(pingPongModule, "ping", 10_000),
+  fn: async () => await runRoot(pingPongModule, "ping", [10_000]),
 });

@@ -57,12 +57,13 @@ export function awaitArrival(
   tags: bigint[] | null,
   timeout: bigint | null,
 ): Promise<number> {
-  const wait = process.mailbox.wait(tags, timeout);
-  return process.suspend(wait.promise, wait.cancel).then((message) => {
-    if (message === null) return TIMEOUT;
-    setScratch(process, message);
-    return receiveStatus(message);
-  });
+  return process.suspendUntil<number>((wake) =>
+    process.mailbox.wait(tags, timeout, (message) => {
+      if (message === null) return wake(TIMEOUT);
+      setScratch(process, message);
+      wake(receiveStatus(message));
+    })
+  );
 }
 
 /**

@@ -111,8 +111,12 @@ export class Capacity {
     this.#liveBytes -= charge.bytes;
     this.#deadMaps += charge.maps;
     this.#deadBytes += charge.bytes;
-    // Collect well before the garbage alone could exhaust a limit.
-    if (this.#deadMaps > this.#mapBudget / 4 || this.#deadBytes > this.#byteBudget / 4) {
+    // V8 collects ended processes on its own schedule; force it only when what they may
+    // still hold brings a limit within reach (a full GC costs milliseconds).
+    if (
+      this.#liveMaps + this.#deadMaps > this.#mapBudget * 0.75 ||
+      this.#liveBytes + this.#deadBytes > this.#byteBudget * 0.75
+    ) {
       this.#scheduleCollection();
     }
   }

@@ -50,29 +50,27 @@ export class Mailbox {
 
   /**
    * Waits for the next *arriving* message matching `tags`, without searching the queue
-   * (callers search it first with {@link take} when they want to). Resolves null on timeout.
-   * `cancel()` withdraws the wait (the process was killed).
+   * (callers search it first with {@link take} when they want to). `onResult` gets the
+   * message as it is delivered, or null on timeout. Returns a function that withdraws the
+   * wait (the process was killed).
    */
-  wait(tags: readonly bigint[] | null, timeoutMs: bigint | null): {
-    promise: Promise<Message | null>;
-    cancel: () => void;
-  } {
-    let waiter!: Waiter;
-    const promise = new Promise<Message | null>((resolve) => {
-      waiter = { tags, resolve, cancelTimer: null };
-    });
+  wait(
+    tags: readonly bigint[] | null,
+    timeoutMs: bigint | null,
+    onResult: (message: Message | null) => void,
+  ): () => void {
+    const waiter: Waiter = { tags, resolve: onResult, cancelTimer: null };
     this.#waiter = waiter;
     if (timeoutMs !== null) {
       waiter.cancelTimer = after(timeoutMs, () => {
         if (this.#waiter === waiter) this.#waiter = null;
-        waiter.resolve(null);
+        onResult(null);
       });
     }
-    const cancel = () => {
+    return () => {
       if (this.#waiter === waiter) this.#waiter = null;
       waiter.cancelTimer?.();
     };
-    return { promise, cancel };
   }
 
   /** Removes and returns every queued message (the process ended). */

@@ -221,6 +221,21 @@ export class Process implements HostContext {
     });
   }
 
+  /**
+   * Suspends the guest until `register`'s `wake` is called; the value given to `wake` is
+   * what the host call returns. `register` returns what withdraws the wait on a kill. This is
+   * {@link suspend} without intermediate promises, for the message hot path.
+   */
+  suspendUntil<T>(register: (wake: (value: T) => void) => () => void): Promise<T> {
+    this.checkSignals();
+    return new Promise<T>((resolve, reject) => {
+      const wait: Wait = { reject, onAbort: undefined };
+      this.#wait = wait;
+      this.#state = "waiting";
+      wait.onAbort = register((value) => this.#wake(wait, () => resolve(value)));
+    });
+  }
+
   yieldNow(): Promise<void> {
     return this.suspend(Promise.resolve());
   }
@@ -230,7 +245,7 @@ export class Process implements HostContext {
     if (this.#wait !== wait) return; // aborted by a kill meanwhile
     this.#wait = null;
     this.#state = "ready";
-    this.runtime.scheduler.enqueue(() => {
+    this.runtime.scheduler.resume(() => {
       if (this.#state !== "ready") return;
       this.#state = "running";
       if (this.#killReason !== null) wait.reject(new ProcessKilled(this.#killReason));

@@ -1,0 +1,196 @@
+/**
+ * Side by side with Erlang's BEAM and with bare V8, in one run on one machine:
+ * `deno task bench:compare`. Each workload runs in its own process (bench/workloads.ts for
+ * us and bare V8; bench/erlang/lunatic_compare.erl on BEAM) and the table shows our figure,
+ * the reference's and the ratio against the issue's targets.
+ */
+import { fileURLToPath } from "node:url";
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+const IDLE_MAPS_PER_PROCESS = 4;
+
+interface Row {
+  workload: string;
+  unit: string;
+  ours: number;
+  reference: number;
+  referenceName: string;
+  target: number;
+  note?: string;
+}
+
+async function run(command: string, args: string[], cwd?: string): Promise<string> {
+  const output = await new Deno.Command(command, { args, cwd, stderr: "inherit" }).output();
+  if (!output.success) throw new Error(`${command} ${args.join(" ")} failed`);
+  return new TextDecoder().decode(output.stdout);
+}
+
+async function ours(side: "lunatic" | "bare-v8", workload: string, ...numbers: number[]) {
+  const text = await run(Deno.execPath(), [
+    "run",
+    "--allow-all",
+    here("./workloads.ts"),
+    side,
+    workload,
+    ...numbers.map(String),
+  ]);
+  return JSON.parse(text.trim().split("\n").pop()!) as Record<string, number>;
+}
+
+async function beam(workload: string, ...numbers: number[]) {
+  const dir = await Deno.makeTempDir();
+  try {
+    await run("erlc", ["-o", dir, here("./erlang/lunatic_compare.erl")]);
+    const text = await run("erl", [
+      "-noshell",
+      "-pa",
+      dir,
+      "-s",
+      "lunatic_compare",
+      "main",
+      workload,
+      ...numbers.map(String),
+      "-s",
+      "init",
+      "stop",
+    ]);
+    return JSON.parse(text.trim()) as Record<string, number>;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function maxMapCount(): number {
+  return Number(Deno.readTextFileSync("/proc/sys/vm/max_map_count").trim());
+}
+
+/** Raises vm.max_map_count for the idle workload when we may (root); says what it did. */
+async function ensureMapCount(processes: number): Promise<string> {
+  const needed = processes * IDLE_MAPS_PER_PROCESS + 8192;
+  const current = maxMapCount();
+  if (current >= needed) return `vm.max_map_count=${current}`;
+  const raised = await new Deno.Command("sysctl", { args: ["-w", "vm.max_map_count=1048576"] })
+    .output().then((o) => o.success, () => false);
+  return raised
+    ? `vm.max_map_count raised from ${current} to ${maxMapCount()} (the default stops at ~15,000 processes)`
+    : `vm.max_map_count=${current} allows only ~${
+      Math.floor((current - 4096) / IDLE_MAPS_PER_PROCESS)
+    } processes; raise it as root: sysctl -w vm.max_map_count=1048576`;
+}
+
+const rows: Row[] = [];
+const spawnN = 100_000;
+const ringN = 1_000;
+const ringM = 1_000_000;
+const roundTrips = 100_000;
+
+const spawnOurs = await ours("lunatic", "spawn", spawnN);
+const spawnBeam = await beam("spawn", spawnN);
+const spawnBare = await ours("bare-v8", "spawn", spawnN);
+rows.push({
+  workload: `spawn ${spawnN} processes that exit at once`,
+  unit: "µs/process",
+  ours: spawnOurs.ns_per_process / 1000,
+  reference: spawnBeam.ns_per_process / 1000,
+  referenceName: "BEAM",
+  target: 10,
+});
+rows.push({
+  workload: "spawn, against bare V8 (Instance + promising call)",
+  unit: "µs/process",
+  ours: spawnOurs.ns_per_process / 1000,
+  reference: spawnBare.ns_per_process / 1000,
+  referenceName: "bare V8",
+  target: 1.5,
+});
+
+const mapNote = await ensureMapCount(spawnN);
+const idleOurs = await ours("lunatic", "idle", spawnN).catch((error) => ({ error }));
+const idleBeam = await beam("idle", spawnN);
+if ("error" in idleOurs) {
+  rows.push({
+    workload: `${spawnN} idle processes`,
+    unit: "KB/process",
+    ours: NaN,
+    reference: idleBeam.rss_bytes_per_process / 1024,
+    referenceName: "BEAM",
+    target: NaN,
+    note: `did not fit: ${mapNote}`,
+  });
+} else {
+  rows.push({
+    workload: `${spawnN} idle processes (alive: ${idleOurs.alive})`,
+    unit: "KB RSS/process",
+    ours: idleOurs.rss_bytes_per_process / 1024,
+    reference: idleBeam.rss_bytes_per_process / 1024,
+    referenceName: "BEAM",
+    target: 16 / (idleBeam.rss_bytes_per_process / 1024),
+    note: `target: at most 16 KB per process; ${mapNote}`,
+  });
+  rows.push({
+    workload: `spawning ${spawnN} idle processes`,
+    unit: "µs/process",
+    ours: idleOurs.ns_per_spawn / 1000,
+    reference: idleBeam.ns_per_spawn / 1000,
+    referenceName: "BEAM",
+    target: 10,
+  });
+}
+
+const ringOurs = await ours("lunatic", "ring", ringN, ringM);
+const ringBeam = await beam("ring", ringN, ringM);
+const ringBare = await ours("bare-v8", "ring", ringN, ringM);
+rows.push({
+  workload: `ring of ${ringN} processes, ${ringM} messages`,
+  unit: "ns/message",
+  ours: ringOurs.ns_per_message,
+  reference: ringBeam.ns_per_message,
+  referenceName: "BEAM",
+  target: 3,
+});
+rows.push({
+  workload: "ring, against bare V8 (JSPI resume per hop)",
+  unit: "ns/message",
+  ours: ringOurs.ns_per_message,
+  reference: ringBare.ns_per_message,
+  referenceName: "bare V8",
+  target: 1.5,
+});
+
+const rtOurs = await ours("lunatic", "roundtrip", roundTrips);
+const rtBeam = await beam("roundtrip", roundTrips);
+const rtBare = await ours("bare-v8", "roundtrip", roundTrips);
+rows.push({
+  workload: "request/reply round trip",
+  unit: "ns/round trip",
+  ours: rtOurs.ns_per_round_trip,
+  reference: rtBeam.ns_per_round_trip,
+  referenceName: "BEAM",
+  target: NaN,
+});
+rows.push({
+  workload: "request/reply, against bare V8",
+  unit: "ns/round trip",
+  ours: rtOurs.ns_per_round_trip,
+  reference: rtBare.ns_per_round_trip,
+  referenceName: "bare V8",
+  target: 1.5,
+});
+
+const format = (n: number) => Number.isNaN(n) ? "—" : n >= 100 ? n.toFixed(0) : n.toFixed(2);
+console.log(
+  "| workload | unit | lunatic for Deno | reference | ratio | target ratio | met |\n" +
+    "|---|---|---|---|---|---|---|",
+);
+for (const row of rows) {
+  const ratio = row.ours / row.reference;
+  const met = Number.isNaN(row.target) ? "—" : ratio <= row.target ? "yes" : "no";
+  console.log(
+    `| ${row.workload} | ${row.unit} | ${format(row.ours)} | ${
+      format(row.reference)
+    } (${row.referenceName}) | ${format(ratio)}× | ${
+      Number.isNaN(row.target) ? "—" : `≤ ${format(row.target)}×`
+    } | ${met} |`,
+  );
+}
+for (const row of rows) if (row.note) console.log(`\n${row.workload}: ${row.note}`);
