@@ -1,0 +1,70 @@
+/**
+ * What the preemption/fuel instrumentation (runtime/wasm/instrument.ts) costs a compute-heavy
+ * guest: `bench/guests/compute.c` (hashing, a sieve, a matrix product, an n-body simulation,
+ * recursion, quicksort through function pointers), built here with clang-14 -O2, and the same
+ * export timed in the original and in the instrumented module, whose out_of_fuel import refills
+ * the counter with 100,000 units per call (`deno task bench`).
+ */
+import { fileURLToPath } from "node:url";
+import { parseModule } from "../runtime/wasm/module_info.ts";
+import { FUEL_GLOBAL_EXPORT, instrument, YIELD_IMPORT } from "../runtime/wasm/instrument.ts";
+
+const REFILL = 100_000n;
+const ROUNDS = 4;
+
+async function buildCompute(): Promise<Uint8Array<ArrayBuffer>> {
+  const source = fileURLToPath(new URL("./guests/compute.c", import.meta.url));
+  const dir = await Deno.makeTempDir({ prefix: "instrumentation_bench_" });
+  try {
+    const output = `${dir}/compute.wasm`;
+    const flags = ["--target=wasm32", "-O2", "-mbulk-memory", "-nostdlib", "-Wl,--no-entry"];
+    const { success, stderr } = await new Deno.Command("clang-14", {
+      args: [...flags, source, "-o", output],
+    }).output();
+    if (!success) throw new Error(`clang-14 failed: ${new TextDecoder().decode(stderr)}`);
+    return await Deno.readFile(output);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const original = await buildCompute();
+const instrumented = instrument(original, parseModule(original)).bytes;
+
+type Run = (rounds: number) => bigint;
+
+const plain = new WebAssembly.Instance(new WebAssembly.Module(original)).exports.run as Run;
+
+let refills = 0;
+const fueled: WebAssembly.Instance = new WebAssembly.Instance(
+  new WebAssembly.Module(instrumented),
+  {
+    [YIELD_IMPORT.module]: {
+      [YIELD_IMPORT.name]: () => {
+        refills++;
+        (fueled.exports[FUEL_GLOBAL_EXPORT] as WebAssembly.Global).value = REFILL;
+      },
+    },
+  },
+);
+const withFuel = fueled.exports.run as Run;
+
+if (withFuel(1) !== plain(1)) throw new Error("the instrumented guest computed something else");
+if (refills === 0) throw new Error("the instrumented guest never ran out of fuel");
+
+Deno.bench({
+  name: "compute.c -O2, original",
+  group: "instrumentation overhead",
+  baseline: true,
+  fn: () => {
+    plain(ROUNDS);
+  },
+});
+
+Deno.bench({
+  name: "compute.c -O2, instrumented (refill 100,000 per out_of_fuel)",
+  group: "instrumentation overhead",
+  fn: () => {
+    withFuel(ROUNDS);
+  },
+});
