@@ -104,7 +104,8 @@ export const messageNamespace: HostNamespace<Process> = {
     }),
     write_data: hostFn(["i32", "i32"], ["i32"], (p) => (ptr: number, len: number) => {
       const message = scratchData(p);
-      message.write(p.memory.bytes(ptr, len));
+      const memory = p.memory;
+      message.writeFrom(memory.u8, memory.check(ptr, len), len >>> 0);
       return len;
     }),
     read_data: hostFn(["i32", "i32"], ["i32"], (p) => (ptr: number, len: number) => {
@@ -117,7 +118,7 @@ export const messageNamespace: HostNamespace<Process> = {
         );
       }
       const count = Math.min(len >>> 0, message.size - message.cursor);
-      memory.u8.set(message.data.subarray(message.cursor, message.cursor + count), start);
+      message.readInto(message.cursor, count, memory.u8, start);
       message.cursor += count;
       return count;
     }),

@@ -33,5 +33,7 @@ export class Environment {
 }
 
 function toPid(id: bigint): number {
-  return id > 0n && id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : -1;
+  return id > 0n && id <= MAX_SAFE_ID ? Number(id) : -1;
 }
+
+const MAX_SAFE_ID = BigInt(Number.MAX_SAFE_INTEGER);

@@ -12,13 +12,20 @@ export class GuestMemory {
   #buffer: ArrayBuffer | SharedArrayBuffer | null = null;
   #u8 = new Uint8Array(0);
   #view = new DataView(new ArrayBuffer(0));
+  /** A shared memory grows without detaching its old buffer, so it is re-read every time. */
+  #shared = false;
 
   constructor(readonly memory: WebAssembly.Memory) {}
 
   #refresh(): void {
+    // `memory.grow` detaches the old buffer, which empties its views: only then (or for a
+    // shared or empty memory) is the buffer fetched again.
+    if (this.#u8.byteLength !== 0 && !this.#shared) return;
     const buffer = this.memory.buffer;
     if (buffer !== this.#buffer) {
       this.#buffer = buffer;
+      this.#shared = typeof SharedArrayBuffer !== "undefined" &&
+        buffer instanceof SharedArrayBuffer;
       this.#u8 = new Uint8Array(buffer as ArrayBuffer);
       this.#view = new DataView(buffer as ArrayBuffer);
     }

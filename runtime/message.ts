@@ -11,19 +11,44 @@ export interface MessageResource {
   drop?(): void;
 }
 
+/**
+ * Message buffers are carved out of shared slabs: one ArrayBuffer per message would cost far
+ * more than the copy (each is a GC-tracked backing store). A slab lives while any message
+ * carved from it does.
+ */
+const SLAB_SIZE = 64 * 1024;
+const LARGEST_SLAB_PIECE = 4 * 1024;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabUsed = 0;
+
+function allocate(size: number): Uint8Array {
+  if (size > LARGEST_SLAB_PIECE) return new Uint8Array(size);
+  if (slabUsed + size > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const piece = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += (size + 7) & ~7;
+  return piece;
+}
+
+const EMPTY = new Uint8Array(0);
+
 export class DataMessage {
   readonly kind = "data";
   /** Bytes written so far; grows by doubling. */
-  #buffer: Uint8Array;
+  #buffer: Uint8Array = EMPTY;
   #size = 0;
+  #capacity: number;
   /** Read cursor (an absolute offset, set by seek_data). */
   cursor = 0;
   /** Resources in push order; a taken resource leaves a hole (null). */
   resources: (MessageResource | null)[] | null = null;
 
   /** @param tag 0 = untagged. */
+  /** @param capacity a hint for the first write's allocation (capped at 1 MiB). */
   constructor(readonly tag: bigint, capacity = 0) {
-    this.#buffer = new Uint8Array(Math.min(Math.max(capacity, 0), 1 << 20));
+    this.#capacity = Math.min(Math.max(capacity, 0), 1 << 20);
   }
 
   get size(): number {
@@ -36,14 +61,35 @@ export class DataMessage {
   }
 
   write(bytes: Uint8Array): void {
-    const needed = this.#size + bytes.byteLength;
+    this.writeFrom(bytes, 0, bytes.byteLength);
+  }
+
+  /** Appends `length` bytes of `source` from `start` (small copies avoid making views). */
+  writeFrom(source: Uint8Array, start: number, length: number): void {
+    const size = this.#size;
+    const needed = size + length;
     if (needed > this.#buffer.byteLength) {
-      const grown = new Uint8Array(Math.max(needed, this.#buffer.byteLength * 2, 64));
-      grown.set(this.#buffer.subarray(0, this.#size));
+      const grown = allocate(Math.max(needed, this.#buffer.byteLength * 2, this.#capacity, 16));
+      if (size > 0) grown.set(this.#buffer.subarray(0, size));
       this.#buffer = grown;
     }
-    this.#buffer.set(bytes, this.#size);
+    const buffer = this.#buffer;
+    if (length <= 16) {
+      for (let i = 0; i < length; i++) buffer[size + i] = source[start + i];
+    } else {
+      buffer.set(source.subarray(start, start + length), size);
+    }
     this.#size = needed;
+  }
+
+  /** Copies `length` bytes from `offset` into `target` at `at`. */
+  readInto(offset: number, length: number, target: Uint8Array, at: number): void {
+    const buffer = this.#buffer;
+    if (length <= 16) {
+      for (let i = 0; i < length; i++) target[at + i] = buffer[offset + i];
+    } else {
+      target.set(buffer.subarray(offset, offset + length), at);
+    }
   }
 
   /** Appends a resource and returns its index in this message. */

@@ -48,5 +48,7 @@ export class ResourceTable<T> {
  */
 export function toIndex(id: bigint | number): number {
   if (typeof id === "number") return id;
-  return id >= 0n && id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : -1;
+  return id >= 0n && id <= MAX_SAFE_ID ? Number(id) : -1;
 }
+
+const MAX_SAFE_ID = BigInt(Number.MAX_SAFE_INTEGER);
