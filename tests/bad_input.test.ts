@@ -8,34 +8,21 @@
  * Guest: tests/guests/bad_input.wat.
  */
 import assert from "node:assert/strict";
-import { Lunatic } from "../mod.ts";
-import type { ProcessOutcome } from "../runtime/process.ts";
-import { type GuestResult, runGuest } from "./helpers/run_guest.ts";
+import { outputLines, reasonOf, type RecordedRun, runRecorded } from "./helpers/run_guest.ts";
 
-interface Run extends GuestResult {
-  /** How every process ended, by PID. */
-  exits: Map<number, ProcessOutcome>;
+interface Run extends RecordedRun {
   /** The PID of each case, from the root's "<case>=<pid>" lines. */
   pids: Map<string, number>;
 }
 
 async function run(): Promise<Run> {
-  const lunatic = new Lunatic();
-  const exits = new Map<number, ProcessOutcome>();
-  lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
-  const result = await runGuest("bad_input", { lunatic });
+  const result = await runRecorded("bad_input");
   const pids = new Map<string, number>();
   for (const line of result.stdout.split("\n")) {
     const match = line.match(/^(bad_\w+|no_such_function|wants_i32|trap_mid_receive)=(\d+)$/);
     if (match) pids.set(match[1], Number(match[2]));
   }
-  return { ...result, exits, pids };
-}
-
-/** The failure reason of an outcome, "(normal)", or "(running)" when it has not ended. */
-function reasonOf(outcome: ProcessOutcome | undefined): string {
-  if (outcome === undefined) return "(running)";
-  return outcome.kind === "normal" ? "(normal)" : outcome.reason;
+  return { ...result, pids };
 }
 
 /** Each case export, in the order the root runs them, and the failure reason it must get. */
@@ -89,7 +76,7 @@ Deno.test("after every failed process the root and the bystander keep running an
   const { stdout, outcome, exitCode, exits } = await run();
   assert.deepEqual(outcome, { kind: "normal" });
   assert.equal(exitCode, 0);
-  const out = stdout.split("\n").filter((line) => line !== "");
+  const out = outputLines(stdout);
   // The bystander answered once at the start, once after each case, and twice around the
   // trap in the middle of a receive: its count goes 1, 2, 3, ... without a gap.
   const replies = out.filter((line) => line.startsWith("bystander="));

@@ -8,34 +8,19 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Lunatic } from "../mod.ts";
-import type { ProcessOutcome } from "../runtime/process.ts";
-import { type GuestOptions, type GuestResult, runGuest } from "./helpers/run_guest.ts";
+import {
+  type GuestOptions,
+  outputLines,
+  reasonOf,
+  type RecordedRun,
+  runRecorded,
+} from "./helpers/run_guest.ts";
 
 const GUEST = "configs_permissions";
 
-interface Run extends GuestResult {
-  /** How every process ended, by PID. */
-  exits: Map<number, ProcessOutcome>;
-}
-
 /** Runs one scenario export as the root and records every process's end. */
-async function scenario(entry: string, options: GuestOptions = {}): Promise<Run> {
-  const lunatic = new Lunatic();
-  const exits = new Map<number, ProcessOutcome>();
-  lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
-  const result = await runGuest(GUEST, { ...options, entry, lunatic });
-  return { ...result, exits };
-}
-
-/** The failure reason of an outcome, "(normal)", or "(running)" when it has not ended. */
-function reasonOf(outcome: ProcessOutcome | undefined): string {
-  if (outcome === undefined) return "(running)";
-  return outcome.kind === "normal" ? "(normal)" : outcome.reason;
-}
-
-function lines(stdout: string): string[] {
-  return stdout.split("\n").filter((line) => line !== "");
+function scenario(entry: string, options: GuestOptions = {}): Promise<RecordedRun> {
+  return runRecorded(GUEST, { ...options, entry });
 }
 
 const SPAWN_DENIED = "Process doesn't have permissions to spawn sub-processes";
@@ -43,7 +28,7 @@ const SPAWN_DENIED = "Process doesn't have permissions to spawn sub-processes";
 Deno.test("create_config from the root: max memory u32::MAX, no fuel limit, no permissions; setters and getters; IDs never reused", async () => {
   const { stdout, outcome } = await scenario("defaults");
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "root: config 0: max_memory=4294967295 max_fuel=0 compile=0 create=0 spawn=0",
     "root: config 0: max_memory=2097152 max_fuel=7 compile=1 create=1 spawn=1",
     // set to 0 again, then compile set with 42: any non-zero value means true
@@ -62,7 +47,7 @@ Deno.test("drop_config of a dropped config, and getters/setters of unknown IDs, 
   ];
   for (const [entry, printed, reason] of cases) {
     const { stdout, outcome } = await scenario(entry);
-    assert.deepEqual(lines(stdout), [printed], entry);
+    assert.deepEqual(outputLines(stdout), [printed], entry);
     assert.equal(reasonOf(outcome), reason, entry);
   }
 });
@@ -70,7 +55,7 @@ Deno.test("drop_config of a dropped config, and getters/setters of unknown IDs, 
 Deno.test("spawning with a config applies its permissions; -1 gives the child the parent's", async () => {
   const { stdout, outcome, exits } = await scenario("permissions");
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     // 1: a fresh config: compile_module and create_config return -1, spawn traps
     "probe 1: compile_module=-1 create_config=-1",
     "root: process 2 ended",
@@ -101,7 +86,7 @@ Deno.test("spawning with a config applies its permissions; -1 gives the child th
 Deno.test("a config is snapshotted at spawn: edits and drop_config afterwards do not reach the child", async () => {
   const { stdout, outcome, exits } = await scenario("snapshot");
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "root: edited and dropped config 0",
     // spawned with create only; the config then changed to compile + spawn before it ran
     "probe 1: compile_module=-1 create_config=0",
@@ -118,7 +103,7 @@ Deno.test("a config is snapshotted at spawn: edits and drop_config afterwards do
 Deno.test("max_memory bounds memory.grow (-1, not a trap); below the initial memory spawn returns 1", async () => {
   const { stdout, outcome, exits } = await scenario("memory_limit");
   assert.deepEqual(outcome, { kind: "normal" });
-  const output = lines(stdout);
+  const output = outputLines(stdout);
   assert.deepEqual(output.slice(0, 2), [
     "grow: to the limit ok, size 16 pages, one more page -> -1",
     "root: process 2 ended",
@@ -134,7 +119,7 @@ Deno.test("max_memory bounds memory.grow (-1, not a trap); below the initial mem
 Deno.test("a process cannot grant permissions it lacks nor raise max memory or fuel above its own", async () => {
   const { stdout, outcome, exits } = await scenario("escalate_all");
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     // its configs start at its own limits (4 MiB, fuel 5), with no permissions
     "escalate 0: config 0: max_memory=4194304 max_fuel=5 compile=0 create=0 spawn=0",
     // what it has may be granted; lowering limits and refusing permissions is always fine
@@ -191,7 +176,7 @@ Deno.test("lunatic::wasi: args (the first added is argv[0]), env vars and a preo
   await withDirectory(async (dir) => {
     const { stdout, outcome } = await scenario("wasi_config", { args: [dir], dirs: [dir] });
     assert.deepEqual(outcome, { kind: "normal" });
-    assert.deepEqual(lines(stdout.replaceAll(dir, "<dir>")), [
+    assert.deepEqual(outputLines(stdout.replaceAll(dir, "<dir>")), [
       // a fresh config: no args (not even a program name), no env, no preopens
       "show_wasi: argc=0",
       "show_wasi: envc=0",
@@ -209,7 +194,7 @@ Deno.test("lunatic::wasi: args (the first added is argv[0]), env vars and a preo
 
 Deno.test("config_preopen_dir outside the caller's preopens traps", async () => {
   const { stdout, outcome } = await scenario("preopen_outside");
-  assert.deepEqual(lines(stdout), ["root: preopening /etc"]);
+  assert.deepEqual(outputLines(stdout), ["root: preopening /etc"]);
   assert.equal(
     reasonOf(outcome),
     'permission denied: cannot preopen "/etc", which is outside this process\'s preopened directories',
@@ -217,7 +202,7 @@ Deno.test("config_preopen_dir outside the caller's preopens traps", async () => 
   await withDirectory(async (dir) => {
     // `<dir>/sub/..` is <dir> itself (fine); `<dir>/..` climbs out
     const { stdout, outcome } = await scenario("preopen_parent", { args: [dir], dirs: [dir] });
-    assert.deepEqual(lines(stdout), ["root: preopened <dir>/sub/.."]);
+    assert.deepEqual(outputLines(stdout), ["root: preopened <dir>/sub/.."]);
     assert.equal(
       reasonOf(outcome),
       `permission denied: cannot preopen "${dir}/..", which is outside this process's preopened directories`,
@@ -235,7 +220,7 @@ Deno.test("config_preopen_dir of a symlink inside the caller's preopens that poi
       // The caller's own WASI view refuses to follow <dir>/link (an absolute link target
       // leaves the preopen: EPERM), so a config it creates must not open that directory.
       assert.doesNotMatch(stdout, /says secret/, "the child read a file outside every preopen");
-      assert.deepEqual(lines(stdout), [
+      assert.deepEqual(outputLines(stdout), [
         "root: its own open of <dir>/link/hello.txt -> errno 63", // EPERM
         "root: preopening <dir>/link",
       ]);
@@ -252,7 +237,7 @@ Deno.test("a preopened directory that does not exist makes spawn trap", async ()
       args: [dir],
       dirs: [dir],
     });
-    assert.deepEqual(lines(stdout), ["root: preopened <dir>/missing; spawning"]);
+    assert.deepEqual(outputLines(stdout), ["root: preopened <dir>/missing; spawning"]);
     assert.equal(reasonOf(outcome), `preopened directory "${dir}/missing" does not exist`);
     assert.deepEqual([...exits.keys()], [1]); // no child ever ran
   });

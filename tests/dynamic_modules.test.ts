@@ -7,36 +7,17 @@
  * export per scenario, run as the root).
  */
 import assert from "node:assert/strict";
-import { Lunatic } from "../mod.ts";
-import type { ProcessOutcome } from "../runtime/process.ts";
-import { type GuestResult, runGuest } from "./helpers/run_guest.ts";
+import { outputLines, reasonOf, type RecordedRun, runRecorded } from "./helpers/run_guest.ts";
 
-interface Run extends GuestResult {
-  /** How every process ended, by PID. */
-  exits: Map<number, ProcessOutcome>;
-}
-
-async function scenario(entry: string): Promise<Run> {
-  const lunatic = new Lunatic();
-  const exits = new Map<number, ProcessOutcome>();
-  lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
-  const result = await runGuest("dynamic_modules", { entry, lunatic });
-  return { ...result, exits };
-}
-
-function reasonOf(outcome: ProcessOutcome | undefined): string {
-  if (outcome === undefined) return "(running)";
-  return outcome.kind === "normal" ? "(normal)" : outcome.reason;
-}
-
-function lines(stdout: string, prefix = ""): string[] {
-  return stdout.split("\n").filter((line) => line !== "" && line.startsWith(prefix));
+/** Runs one scenario export as the root and records every process's end. */
+function scenario(entry: string): Promise<RecordedRun> {
+  return runRecorded("dynamic_modules", { entry });
 }
 
 Deno.test("compile_module returns 0 and a module ID; a spawn from that ID runs the module's export", async () => {
   const { stdout, outcome, exits } = await scenario("compile_and_spawn");
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "root: compile hello -> 0: module 0",
     "dynamic module: hello, arg=7", // the compiled module's `hello`, with the spawn parameter
     "root: process 2 ended",
@@ -55,7 +36,7 @@ Deno.test("compile_module returns 0 and a module ID; a spawn from that ID runs t
 Deno.test("compile_module returns 1 with an error that names the problem", async () => {
   const { stdout, outcome } = await scenario("compile_errors");
   assert.deepEqual(outcome, { kind: "normal" });
-  const output = lines(stdout);
+  const output = outputLines(stdout);
   assert.equal(output.length, 7, stdout);
   assert.match(
     output[0],
@@ -88,7 +69,7 @@ Deno.test("compile_module returns 1 with an error that names the problem", async
 Deno.test("drop_module of a dropped module traps; so does spawning from it", async () => {
   {
     const { stdout, outcome } = await scenario("drop_twice");
-    assert.deepEqual(lines(stdout), [
+    assert.deepEqual(outputLines(stdout), [
       "root: compile hello -> 0: module 0",
       "root: dropped module 0",
     ]);
@@ -96,7 +77,7 @@ Deno.test("drop_module of a dropped module traps; so does spawning from it", asy
   }
   {
     const { stdout, outcome, exits } = await scenario("spawn_dropped");
-    assert.deepEqual(lines(stdout), [
+    assert.deepEqual(outputLines(stdout), [
       "root: compile hello -> 0: module 0",
       "root: dropped module 0; spawning from it",
     ]);
@@ -108,19 +89,19 @@ Deno.test("drop_module of a dropped module traps; so does spawning from it", asy
 Deno.test("push_module clones a module into a message; the receiver takes it and spawns from it", async () => {
   const { stdout, outcome, exits } = await scenario("send_module");
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout, "root:"), [
+  assert.deepEqual(outputLines(stdout, "root:"), [
     "root: compile hello -> 0: module 0",
     "root: pushed module 0 at indexes 0 and 1", // one index space per message, in push order
     "root: process 3 ended", // the root's own spawn from module 0 after pushing it
     "root: process 2 ended", // the receiver
   ]);
-  assert.deepEqual(lines(stdout, "receiver:"), [
+  assert.deepEqual(outputLines(stdout, "receiver:"), [
     'receiver: got "two modules"',
     // take_module gives new IDs in the receiver's own table, in the order taken
     "receiver: index 1 -> module 0, index 0 -> module 1",
     "receiver: process 4 ended",
   ]);
-  assert.deepEqual(lines(stdout, "dynamic module:").sort(), [
+  assert.deepEqual(outputLines(stdout, "dynamic module:").sort(), [
     "dynamic module: hello, arg=1", // the root, from its module ID after the push
     "dynamic module: hello, arg=5", // the receiver, from the taken module
   ]);
@@ -131,7 +112,7 @@ Deno.test("take_module of an index already taken, or past the message's resource
   {
     const { stdout, outcome, exits } = await scenario("take_twice");
     assert.deepEqual(outcome, { kind: "normal" });
-    assert.deepEqual(lines(stdout, "receiver:"), [
+    assert.deepEqual(outputLines(stdout, "receiver:"), [
       'receiver: got "two modules"',
       "receiver: took index 0 as module 0",
     ]);
@@ -140,7 +121,7 @@ Deno.test("take_module of an index already taken, or past the message's resource
   {
     const { stdout, outcome, exits } = await scenario("take_wrong_index");
     assert.deepEqual(outcome, { kind: "normal" });
-    assert.deepEqual(lines(stdout, "receiver:"), [
+    assert.deepEqual(outputLines(stdout, "receiver:"), [
       'receiver: got "two modules"',
       "receiver: taking index 2",
     ]);
@@ -154,7 +135,7 @@ Deno.test("compile_module does not apply the caller's memory limit: a module it 
   // when it compiles (§1.3), so compile_module succeeds and the root, whose limit is
   // u32::MAX, spawns the module.
   const { stdout, outcome, exits } = await scenario("compile_small_limit");
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "small_compiler: compile big -> 0: module 0",
     "root: got the message",
     "root: took module 0",

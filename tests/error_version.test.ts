@@ -7,42 +7,28 @@
  * spawning it there fails during instantiation (spec §2.3 step 11).
  */
 import assert from "node:assert/strict";
-import { Lunatic, TRAP_EXIT_CODE } from "../mod.ts";
-import type { ProcessOutcome } from "../runtime/process.ts";
-import { type GuestOptions, type GuestResult, runGuest } from "./helpers/run_guest.ts";
-
-interface Run extends GuestResult {
-  /** How every process ended, by PID. */
-  exits: Map<number, ProcessOutcome>;
-}
+import { TRAP_EXIT_CODE } from "../mod.ts";
+import {
+  type GuestOptions,
+  outputLines,
+  reasonOf,
+  type RecordedRun,
+  runRecorded,
+} from "./helpers/run_guest.ts";
 
 /** Runs the guest as the root and records every process's end. */
-async function run(options: GuestOptions = {}): Promise<Run> {
-  const lunatic = new Lunatic();
-  const exits = new Map<number, ProcessOutcome>();
-  lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
-  const result = await runGuest("error_version", { ...options, lunatic });
-  return { ...result, exits };
-}
-
-/** The failure reason of an outcome, "(normal)", or "(running)" when it has not ended. */
-function reasonOf(outcome: ProcessOutcome | undefined): string {
-  if (outcome === undefined) return "(running)";
-  return outcome.kind === "normal" ? "(normal)" : outcome.reason;
-}
-
-function lines(stdout: string): string[] {
-  return stdout.split("\n").filter((line) => line !== "");
+function run(options: GuestOptions = {}): Promise<RecordedRun> {
+  return runRecorded("error_version", options);
 }
 
 Deno.test("lunatic::version reports 0.13.2", async () => {
   const { stdout } = await run();
-  assert.deepEqual(lines(stdout).slice(0, 3), ["major=0", "minor=13", "patch=2"]);
+  assert.deepEqual(outputLines(stdout).slice(0, 3), ["major=0", "minor=13", "patch=2"]);
 });
 
 Deno.test("a spawn whose instance cannot be created returns 1 and an error ID; string_size, to_string and drop work on it", async () => {
   const { stdout, outcome, exits } = await run();
-  const out = lines(stdout);
+  const out = outputLines(stdout);
   // The text is the runtime's; it must say why, and string_size must be its UTF-8 length.
   const message = out.find((line) => line.startsWith("error="))?.slice("error=".length) ?? "";
   assert.match(message, /unreachable/);
@@ -68,7 +54,7 @@ Deno.test("a spawn whose instance cannot be created returns 1 and an error ID; s
 
 Deno.test("dropping an error ID twice traps the caller ('unknown error id')", async () => {
   const { stdout, outcome, exitCode } = await run({ entry: "drop_twice" });
-  assert.deepEqual(lines(stdout), ["spawn_status=1", "dropped"]);
+  assert.deepEqual(outputLines(stdout), ["spawn_status=1", "dropped"]);
   assert.equal(reasonOf(outcome), "unknown error id 0");
   assert.equal(exitCode, TRAP_EXIT_CODE);
 });
@@ -87,6 +73,6 @@ Deno.test("to_string of an unknown error ID traps", async () => {
 
 Deno.test("to_string into a range past the end of memory traps", async () => {
   const { stdout, outcome } = await run({ entry: "to_string_oob" });
-  assert.deepEqual(lines(stdout), ["spawn_status=1", "error_id=0"]);
+  assert.deepEqual(outputLines(stdout), ["spawn_status=1", "error_id=0"]);
   assert.match(reasonOf(outcome), /^out of bounds memory access: \d+ bytes at 0xfffc\b/);
 });

@@ -10,10 +10,8 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { Lunatic } from "../mod.ts";
-import type { ProcessOutcome } from "../runtime/process.ts";
 import { parseModule } from "../runtime/wasm/module_info.ts";
-import { type GuestOptions, guestPath, type GuestResult, runGuest } from "./helpers/run_guest.ts";
+import { guestPath, outputLines, reasonOf, runRecorded } from "./helpers/run_guest.ts";
 
 /** The list of lunatic-rs imports, outside the repository (`../shared/spec/` from its root). */
 const IMPORT_LIST = fileURLToPath(
@@ -22,28 +20,6 @@ const IMPORT_LIST = fileURLToPath(
 const IMPORTS_WAT = fileURLToPath(
   new URL("./guests/all_lunatic_rs_imports.wat", import.meta.url),
 );
-
-interface Run extends GuestResult {
-  /** How every process ended, by PID. */
-  exits: Map<number, ProcessOutcome>;
-}
-
-async function run(name: string, options: GuestOptions = {}): Promise<Run> {
-  const lunatic = new Lunatic();
-  const exits = new Map<number, ProcessOutcome>();
-  lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
-  const result = await runGuest(name, { ...options, lunatic });
-  return { ...result, exits };
-}
-
-function reasonOf(outcome: ProcessOutcome | undefined): string {
-  if (outcome === undefined) return "(running)";
-  return outcome.kind === "normal" ? "(normal)" : outcome.reason;
-}
-
-function lines(stdout: string): string[] {
-  return stdout.split("\n").filter((line) => line !== "");
-}
 
 /** `module name (params) -> (results)`, one string per import. */
 function signature(module: string, name: string, params: string[], results: string[]): string {
@@ -106,9 +82,9 @@ Deno.test("all_lunatic_rs_imports.wat declares exactly the lunatic-rs import lis
 });
 
 Deno.test("a module importing every lunatic-rs host function instantiates and runs; metrics calls are accepted", async () => {
-  const { stdout, outcome } = await run("all_lunatic_rs_imports");
+  const { stdout, outcome } = await runRecorded("all_lunatic_rs_imports");
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "all lunatic-rs imports linked",
     "node_id=0",
     "module_id=0",
@@ -131,7 +107,7 @@ Deno.test("calling a host function that is linked but not implemented fails with
     ["stub_sqlite_execute", "lunatic::sqlite::execute"],
   ];
   for (const [entry, name] of stubs) {
-    const { stdout, outcome, exitCode } = await run("all_lunatic_rs_imports", { entry });
+    const { stdout, outcome, exitCode } = await runRecorded("all_lunatic_rs_imports", { entry });
     assert.equal(stdout, "calling the stub\n", entry);
     assert.equal(reasonOf(outcome), `not supported yet: ${name}`, entry);
     assert.equal(exitCode, 134, entry);
@@ -140,21 +116,25 @@ Deno.test("calling a host function that is linked but not implemented fails with
 
 Deno.test("metrics calls with a name that is not UTF-8, or outside memory, trap", async () => {
   {
-    const { stdout, outcome } = await run("all_lunatic_rs_imports", { entry: "metrics_bad_name" });
+    const { stdout, outcome } = await runRecorded("all_lunatic_rs_imports", {
+      entry: "metrics_bad_name",
+    });
     assert.equal(stdout, "");
     assert.equal(reasonOf(outcome), "metric name is not valid UTF-8");
   }
   {
-    const { stdout, outcome } = await run("all_lunatic_rs_imports", { entry: "metrics_oob" });
+    const { stdout, outcome } = await runRecorded("all_lunatic_rs_imports", {
+      entry: "metrics_oob",
+    });
     assert.equal(stdout, "");
     assert.match(reasonOf(outcome), /^out of bounds memory access: 100 bytes at 0xfffffff0/);
   }
 });
 
 Deno.test("lunatic-rs style: closures spawned by table index with their capture as the first message, request/reply, a restarting supervisor", async () => {
-  const { stdout, outcome, exits } = await run("lunatic_rs_style");
+  const { stdout, outcome, exits } = await runRecorded("lunatic_rs_style");
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "root: pid 1 on node 0",
     // spawn(link 0, -1, -1, "_lunatic_spawn_by_index_0.14.1", [i32 wrapper, i32 entry])
     "hello: a closure without captures runs as pid 2",

@@ -5,32 +5,18 @@
  * Guest: tests/guests/message_passing.wat (one export per scenario, run as the root).
  */
 import assert from "node:assert/strict";
-import { Lunatic } from "../mod.ts";
-import type { ProcessOutcome } from "../runtime/process.ts";
-import { type GuestResult, runGuest } from "./helpers/run_guest.ts";
-
-interface Run extends GuestResult {
-  /** How every process ended, by PID. */
-  exits: Map<number, ProcessOutcome>;
-}
+import { outputLines, type RecordedRun, runRecorded } from "./helpers/run_guest.ts";
 
 /** Runs one scenario export of the message guest as the root and records every end. */
-async function scenario(entry: string): Promise<Run> {
-  const lunatic = new Lunatic();
-  const exits = new Map<number, ProcessOutcome>();
-  lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
-  const result = await runGuest("message_passing", { entry, lunatic });
+async function scenario(entry: string): Promise<RecordedRun> {
+  const result = await runRecorded("message_passing", { entry });
   assert.deepEqual(result.outcome, { kind: "normal" }, result.stdout);
-  return { ...result, exits };
-}
-
-function lines(stdout: string): string[] {
-  return stdout.split("\n").filter((line) => line !== "");
+  return result;
 }
 
 Deno.test("create_data/write_data/send, then receive, get_tag, get_process_id, data_size, read_data and seek_data", async () => {
   const { stdout } = await scenario("data_api");
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "write=6", // write_data returns the length written
     "write=5",
     "send=0", // send always returns 0
@@ -60,7 +46,7 @@ Deno.test("create_data/write_data/send, then receive, get_tag, get_process_id, d
 Deno.test("selective receive: tag lists, untagged messages never match, timeouts return 9027 and leave the slot alone", async () => {
   const { stdout } = await scenario("selective");
   // queued: a(10) b(untagged) c(20) d(10) e(30)
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "receive=0", // tags [20]
     "got=c",
     "receive=0", // tags [10, 30]: the first queued message with either tag
@@ -82,7 +68,7 @@ Deno.test("selective receive: tag lists, untagged messages never match, timeouts
 
 Deno.test("messages are received in the order they were sent, also within one tag", async () => {
   const { stdout } = await scenario("fifo");
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "fifo=x",
     "fifo=y",
     "fifo=z",
@@ -96,7 +82,7 @@ Deno.test("messages are received in the order they were sent, also within one ta
 
 Deno.test("a receive waiting on a tag list takes the matching arrival and leaves the others queued in order", async () => {
   const { stdout, exits } = await scenario("selective_wait");
-  const root = lines(stdout).filter((line) => !line.startsWith("sender"));
+  const root = outputLines(stdout).filter((line) => !line.startsWith("sender"));
   assert.deepEqual(root, [
     "waiting",
     "receive=0",
@@ -112,7 +98,7 @@ Deno.test("a receive waiting on a tag list takes the matching arrival and leaves
 
 Deno.test("between processes: replies, forwarding a received message, send to an unknown PID, send_receive_skip_search", async () => {
   const { stdout, exits } = await scenario("cross");
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "receive=0", // the echo's reply, selected by tag 1005
     "tag=1005",
     "got=ping",

@@ -8,44 +8,27 @@
  * Guest: tests/guests/namespace_filtering.wat (one export per scenario, run as the root).
  */
 import assert from "node:assert/strict";
-import { Lunatic } from "../mod.ts";
-import type { ProcessOutcome } from "../runtime/process.ts";
 import {
   type GuestOptions,
   guestPath,
-  type GuestResult,
+  outputLines,
+  reasonOf,
+  type RecordedRun,
   runCli,
-  runGuest,
+  runRecorded,
 } from "./helpers/run_guest.ts";
 
 const GUEST = "namespace_filtering";
 
-interface Run extends GuestResult {
-  /** How every process ended, by PID. */
-  exits: Map<number, ProcessOutcome>;
-}
-
-async function run(options: GuestOptions = {}): Promise<Run> {
-  const lunatic = new Lunatic();
-  const exits = new Map<number, ProcessOutcome>();
-  lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
-  const result = await runGuest(GUEST, { ...options, lunatic });
-  return { ...result, exits };
-}
-
-function reasonOf(outcome: ProcessOutcome | undefined): string {
-  if (outcome === undefined) return "(running)";
-  return outcome.kind === "normal" ? "(normal)" : outcome.reason;
-}
-
-function lines(stdout: string): string[] {
-  return stdout.split("\n").filter((line) => line !== "");
+/** Runs the guest as the root and records every process's end. */
+function run(options: GuestOptions = {}): Promise<RecordedRun> {
+  return runRecorded(GUEST, options);
 }
 
 Deno.test("a config narrowed to lunatic::message:: and WASI: those calls work, lunatic::process::process_id is denied", async () => {
   const { stdout, outcome, exits } = await run({ entry: "narrow" });
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "child: got=hi", // receive + read_data (lunatic::message) and fd_write (WASI) work
     "child: calling lunatic::process::process_id",
     "root: ended=2",
@@ -56,7 +39,7 @@ Deno.test("a config narrowed to lunatic::message:: and WASI: those calls work, l
 Deno.test("namespaces are prefixes of module::function, so single functions can be allowed", async () => {
   const { stdout, outcome, exits } = await run({ entry: "functions" });
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "child: got=hi", // fd_write, receive and read_data were allowed one by one
     "child: calling lunatic::message::create_data",
     "root: ended=2",
@@ -67,7 +50,7 @@ Deno.test("namespaces are prefixes of module::function, so single functions can 
 Deno.test("a narrowed process cannot create a wider config: allowing lunatic::process:: does not give process_id", async () => {
   const { stdout, outcome, exits } = await run({ entry: "no_widen" });
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "grandchild: started",
     "middle: grandchild ended=3",
     "grandchild: started",
@@ -111,7 +94,7 @@ Deno.test("embedding API: allow narrows the root; what it spawns can never be al
       entry: "root_ceiling",
       allow: ["wasi_snapshot_preview1::", "lunatic::process::"],
     });
-    assert.deepEqual(lines(stdout), [
+    assert.deepEqual(outputLines(stdout), [
       "root: pid=1",
       "child: calling lunatic::message::create_data",
     ]);

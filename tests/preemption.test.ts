@@ -4,16 +4,11 @@
  * a stack overflow or a kill of a running process is a process failure, never a runtime crash.
  */
 import assert from "node:assert/strict";
-import { Lunatic, type ProcessOutcome } from "../mod.ts";
-import { runGuest } from "./helpers/run_guest.ts";
+import { runRecorded } from "./helpers/run_guest.ts";
 
 /** Runs an export of preemption.wasm as the root, recording every process's outcome. */
-async function run(entry: string, entryArgs: (number | bigint)[] = []) {
-  const lunatic = new Lunatic();
-  const outcomes = new Map<number, ProcessOutcome>();
-  lunatic.runtime.onProcessExit((process, outcome) => outcomes.set(process.id, outcome));
-  const result = await runGuest("preemption", { lunatic, entry, entryArgs });
-  return { ...result, outcomes };
+function run(entry: string, entryArgs: (number | bigint)[] = []) {
+  return runRecorded("preemption", { entry, entryArgs });
 }
 
 Deno.test("spinning processes do not stop a ping-pong pair, a sleep or a host timer", async () => {
@@ -26,7 +21,7 @@ Deno.test("spinning processes do not stop a ping-pong pair, a sleep or a host ti
   assert.ok(timerFired, "a host timer fired while four processes spun");
   // The four spinners (2..5) were killed while running and failed with that reason.
   for (const pid of [2, 3, 4, 5]) {
-    assert.deepEqual(result.outcomes.get(pid), { kind: "failure", reason: "killed" }, `pid ${pid}`);
+    assert.deepEqual(result.exits.get(pid), { kind: "failure", reason: "killed" }, `pid ${pid}`);
   }
 });
 
@@ -35,12 +30,12 @@ Deno.test("a process out of fuel fails with 'out of fuel'; the limit is in units
   const starved = await run("fuel_limited", [1n, 1_000_000n]);
   assert.equal(starved.exitCode, 0);
   assert.equal(starved.stdout, "");
-  const outOfFuel = starved.outcomes.get(2);
+  const outOfFuel = starved.exits.get(2);
   assert.equal(outOfFuel?.kind === "failure" && outOfFuel.reason, "out of fuel");
   // Counting to 1,000 fits in one unit; 0 means unlimited.
   const small = await run("fuel_limited", [1n, 1_000n]);
   assert.equal(small.stdout, "counted=1000\n");
-  assert.deepEqual(small.outcomes.get(2), { kind: "normal" });
+  assert.deepEqual(small.exits.get(2), { kind: "normal" });
   const unlimited = await run("fuel_limited", [0n, 3_000_000n]);
   assert.equal(unlimited.stdout, "counted=3000000\n");
 });
@@ -48,7 +43,7 @@ Deno.test("a process out of fuel fails with 'out of fuel'; the limit is in units
 Deno.test("memory.grow past max_memory returns -1 in the guest; the process goes on", async () => {
   const result = await run("memory_limited", [4n * 65536n]);
   assert.equal(result.stdout, "spawn_result=0\ngrow_ok=3\ngrow_past_limit=-1\n");
-  assert.deepEqual(result.outcomes.get(2), { kind: "normal" });
+  assert.deepEqual(result.exits.get(2), { kind: "normal" });
 });
 
 Deno.test("a module whose initial memory exceeds max_memory fails to spawn with the limit named", async () => {
@@ -63,7 +58,7 @@ Deno.test("a module whose initial memory exceeds max_memory fails to spawn with 
 Deno.test("a stack overflow fails only that process", async () => {
   const result = await run("overflow_is_contained");
   assert.equal(result.stdout, "pongs=1\n");
-  const overflow = result.outcomes.get(2);
+  const overflow = result.exits.get(2);
   assert.equal(overflow?.kind, "failure");
   assert.match(overflow?.kind === "failure" ? overflow.reason : "", /call stack exhausted/);
   assert.equal(result.exitCode, 0);

@@ -6,29 +6,8 @@
  * Guest: tests/guests/process_lifecycle.wat.
  */
 import assert from "node:assert/strict";
-import { Lunatic, TRAP_EXIT_CODE } from "../mod.ts";
-import type { ProcessOutcome } from "../runtime/process.ts";
-import { type GuestOptions, type GuestResult, runGuest } from "./helpers/run_guest.ts";
-
-interface Run extends GuestResult {
-  /** How every process ended, by PID. */
-  exits: Map<number, ProcessOutcome>;
-}
-
-/** Runs a guest as the root and records every process's end. */
-async function run(name: string, options: GuestOptions = {}): Promise<Run> {
-  const lunatic = new Lunatic();
-  const exits = new Map<number, ProcessOutcome>();
-  lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
-  const result = await runGuest(name, { ...options, lunatic });
-  return { ...result, exits };
-}
-
-/** The failure reason of an outcome, "(normal)", or "(running)" when it has not ended. */
-function reasonOf(outcome: ProcessOutcome | undefined): string {
-  if (outcome === undefined) return "(running)";
-  return outcome.kind === "normal" ? "(normal)" : outcome.reason;
-}
+import { TRAP_EXIT_CODE } from "../mod.ts";
+import { reasonOf, runRecorded } from "./helpers/run_guest.ts";
 
 /** `name=value` lines as a map (the last value wins). */
 function values(stdout: string): Map<string, string> {
@@ -43,28 +22,28 @@ function values(stdout: string): Map<string, string> {
 const GUEST = "process_lifecycle";
 
 Deno.test("root entry that returns ends normally with exit code 0", async () => {
-  const { outcome, exitCode, stdout } = await run(GUEST, { entry: "end_return" });
+  const { outcome, exitCode, stdout } = await runRecorded(GUEST, { entry: "end_return" });
   assert.deepEqual(outcome, { kind: "normal" });
   assert.equal(exitCode, 0);
   assert.equal(stdout, "end_return running\n");
 });
 
 Deno.test("root that executes unreachable fails with reason 'unreachable' and the trap exit code", async () => {
-  const { outcome, exitCode, stdout } = await run(GUEST, { entry: "end_trap" });
+  const { outcome, exitCode, stdout } = await runRecorded(GUEST, { entry: "end_trap" });
   assert.equal(reasonOf(outcome), "unreachable");
   assert.equal(exitCode, TRAP_EXIT_CODE);
   assert.equal(stdout, "end_trap running\n");
 });
 
 Deno.test("proc_exit(0) is a normal end and stops the process at once", async () => {
-  const { outcome, exitCode, stdout } = await run(GUEST, { entry: "end_exit0" });
+  const { outcome, exitCode, stdout } = await runRecorded(GUEST, { entry: "end_exit0" });
   assert.deepEqual(outcome, { kind: "normal" });
   assert.equal(exitCode, 0);
   assert.equal(stdout, "end_exit0 running\n"); // nothing after proc_exit
 });
 
 Deno.test("proc_exit(7) is a failure carrying exit code 7", async () => {
-  const { outcome, exitCode, stdout } = await run(GUEST, { entry: "end_exit7" });
+  const { outcome, exitCode, stdout } = await runRecorded(GUEST, { entry: "end_exit7" });
   assert.equal(outcome.kind, "failure");
   assert.equal(outcome.kind === "failure" ? outcome.exitCode : undefined, 7);
   assert.equal(reasonOf(outcome), "exited with code 7");
@@ -73,14 +52,14 @@ Deno.test("proc_exit(7) is a failure carrying exit code 7", async () => {
 });
 
 Deno.test("kill(self) takes effect at the next suspension point (sleep_ms) as a failure", async () => {
-  const { outcome, exitCode, stdout } = await run(GUEST, { entry: "end_kill_self" });
+  const { outcome, exitCode, stdout } = await runRecorded(GUEST, { entry: "end_kill_self" });
   assert.equal(reasonOf(outcome), "killed");
   assert.equal(exitCode, TRAP_EXIT_CODE);
   assert.equal(stdout, "end_kill_self running\n");
 });
 
 Deno.test("children end normally or fail the same ways; the root outlives every one of them", async () => {
-  const { outcome, stdout, exits } = await run(GUEST);
+  const { outcome, stdout, exits } = await runRecorded(GUEST);
   assert.deepEqual(outcome, { kind: "normal" });
   const pids = values(stdout);
   const expected: [string, string][] = [
@@ -110,7 +89,7 @@ Deno.test("children end normally or fail the same ways; the root outlives every 
 
 Deno.test("sleep_ms suspends only the caller, for at least the requested time", async () => {
   const started = performance.now();
-  const { stdout, exits } = await run(GUEST, { entry: "sleep_order" });
+  const { stdout, exits } = await runRecorded(GUEST, { entry: "sleep_order" });
   const elapsed = performance.now() - started;
   assert.equal(stdout, "sleeper sleeping\nquick ran\nsleeper woke\nroot done\n");
   assert.ok(elapsed >= 29, `sleep_ms(30) took ${elapsed} ms`);

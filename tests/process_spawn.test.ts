@@ -5,38 +5,11 @@
  * Guests: tests/guests/process_spawn.wat, tests/guests/c_spawn_workers.c.
  */
 import assert from "node:assert/strict";
-import { Lunatic } from "../mod.ts";
-import type { ProcessOutcome } from "../runtime/process.ts";
-import { type GuestOptions, type GuestResult, runGuest } from "./helpers/run_guest.ts";
-
-interface Run extends GuestResult {
-  /** How every process ended, by PID. */
-  exits: Map<number, ProcessOutcome>;
-}
-
-/** Runs a guest as the root and records every process's end. */
-async function run(name: string, options: GuestOptions = {}): Promise<Run> {
-  const lunatic = new Lunatic();
-  const exits = new Map<number, ProcessOutcome>();
-  lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
-  const result = await runGuest(name, { ...options, lunatic });
-  return { ...result, exits };
-}
-
-/** The failure reason of an outcome, "(normal)", or "(running)" when it has not ended. */
-function reasonOf(outcome: ProcessOutcome | undefined): string {
-  if (outcome === undefined) return "(running)";
-  return outcome.kind === "normal" ? "(normal)" : outcome.reason;
-}
-
-/** The output lines that start with `prefix`. */
-function linesOf(stdout: string, prefix: string): string[] {
-  return stdout.split("\n").filter((line) => line.startsWith(prefix));
-}
+import { outputLines, reasonOf, runRecorded } from "./helpers/run_guest.ts";
 
 Deno.test("spawn passes i32 and i64 parameter records in order, using only the low 32/64 bits", async () => {
-  const { stdout, exits } = await run("process_spawn");
-  assert.deepEqual(linesOf(stdout, "child "), [
+  const { stdout, exits } = await runRecorded("process_spawn");
+  assert.deepEqual(outputLines(stdout, "child "), [
     "child a=-7", // [0x7f][f9 ff ff ff, junk]: the low 32 bits
     "child b=4294967298", // [0x7e][0x1_0000_0002, junk above bit 64]
     "child c=2147483647",
@@ -48,8 +21,8 @@ Deno.test("spawn passes i32 and i64 parameter records in order, using only the l
 });
 
 Deno.test("process_id, environment_id (1 under run) and exists as the root sees them", async () => {
-  const { stdout, outcome, exitCode } = await run("process_spawn");
-  assert.deepEqual(linesOf(stdout, "root "), [
+  const { stdout, outcome, exitCode } = await runRecorded("process_spawn");
+  assert.deepEqual(outputLines(stdout, "root "), [
     "root pid=1",
     "root environment=1",
     "root exists_self=1",
@@ -71,8 +44,8 @@ Deno.test("process_id, environment_id (1 under run) and exists as the root sees 
 });
 
 Deno.test("spawn with module -1 and config -1 runs an export of the caller's module; PIDs count up, never reused", async () => {
-  const { stdout, exits } = await run("process_spawn");
-  assert.equal(linesOf(stdout, "noop ran").length, 3);
+  const { stdout, exits } = await runRecorded("process_spawn");
+  assert.equal(outputLines(stdout, "noop ran").length, 3);
   assert.deepEqual([...exits.keys()].sort(), [1, 2, 3, 4, 5]);
   for (const [pid, outcome] of exits) assert.deepEqual(outcome, { kind: "normal" }, `pid ${pid}`);
   // The root waited for each child, so its last line comes last.
@@ -80,16 +53,16 @@ Deno.test("spawn with module -1 and config -1 runs an export of the caller's mod
 });
 
 Deno.test("environment_id is the root's environment, inherited by spawned processes", async () => {
-  const { stdout } = await run("process_spawn", { environmentId: 7 });
-  assert.deepEqual(linesOf(stdout, "root environment"), ["root environment=7"]);
-  assert.deepEqual(linesOf(stdout, "child environment"), ["child environment=7"]);
-  assert.deepEqual(linesOf(stdout, "root pid"), ["root pid=1"]);
+  const { stdout } = await runRecorded("process_spawn", { environmentId: 7 });
+  assert.deepEqual(outputLines(stdout, "root environment"), ["root environment=7"]);
+  assert.deepEqual(outputLines(stdout, "child environment"), ["child environment=7"]);
+  assert.deepEqual(outputLines(stdout, "root pid"), ["root pid=1"]);
 });
 
 Deno.test("C guest: workers get (i64, i32, negative i64) parameters; results collected by tag in reverse", async () => {
-  const { stdout, outcome, exits } = await run("c_spawn_workers");
+  const { stdout, outcome, exits } = await runRecorded("c_spawn_workers");
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(linesOf(stdout, "root:"), [
+  assert.deepEqual(outputLines(stdout, "root:"), [
     "root: version 0.13.2",
     "root: spawned worker 0 as 2",
     "root: spawned worker 1 as 3",
@@ -104,7 +77,7 @@ Deno.test("C guest: workers get (i64, i32, negative i64) parameters; results col
     "root: spawn missing_export: status 0, pid 6",
     "root: receive 1, tag 7, process id 0",
   ]);
-  assert.deepEqual(linesOf(stdout, "worker").sort(), [
+  assert.deepEqual(outputLines(stdout, "worker").sort(), [
     "worker 0: pid 2, parent 1, factor -1000000000000",
     "worker 1: pid 3, parent 1, factor -1000000000000",
     "worker 2: pid 4, parent 1, factor -1000000000000",

@@ -5,36 +5,17 @@
  * Guest: tests/guests/registry_timers.c (one export per scenario, run as the root).
  */
 import assert from "node:assert/strict";
-import { Lunatic } from "../mod.ts";
-import type { ProcessOutcome } from "../runtime/process.ts";
-import { type GuestResult, runGuest } from "./helpers/run_guest.ts";
+import { outputLines, reasonOf, type RecordedRun, runRecorded } from "./helpers/run_guest.ts";
 
-interface Run extends GuestResult {
-  /** How every process ended, by PID. */
-  exits: Map<number, ProcessOutcome>;
-}
-
-async function scenario(entry: string): Promise<Run> {
-  const lunatic = new Lunatic();
-  const exits = new Map<number, ProcessOutcome>();
-  lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
-  const result = await runGuest("registry_timers", { entry, lunatic });
-  return { ...result, exits };
-}
-
-function reasonOf(outcome: ProcessOutcome | undefined): string {
-  if (outcome === undefined) return "(running)";
-  return outcome.kind === "normal" ? "(normal)" : outcome.reason;
-}
-
-function lines(stdout: string): string[] {
-  return stdout.split("\n").filter((line) => line !== "");
+/** Runs one scenario export as the root and records every process's end. */
+function scenario(entry: string): Promise<RecordedRun> {
+  return runRecorded("registry_timers", { entry });
 }
 
 /** The output lines with " after N ms" cut off, and the Ns in order. */
 function timed(stdout: string): { lines: string[]; elapsed: number[] } {
   const elapsed: number[] = [];
-  const output = lines(stdout).map((line) =>
+  const output = outputLines(stdout).map((line) =>
     line.replace(/ after (\d+) ms$/, (_, ms: string) => {
       elapsed.push(Number(ms));
       return "";
@@ -49,7 +30,7 @@ const SLACK_MS = 2;
 Deno.test("registry put/get/remove: get returns 1 for a missing name (nothing written), 0 with the node ID and PID", async () => {
   const { stdout, outcome } = await scenario("registry");
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "root: get svc -> 1 (node 777, pid 777)", // missing: the out-pointers are untouched
     "root: get svc -> 0 (node 0, pid 42)", // put does not check that the process exists
     "root: get svc -> 0 (node 3, pid 7)", // put overwrites
@@ -61,14 +42,14 @@ Deno.test("registry put/get/remove: get returns 1 for a missing name (nothing wr
 
 Deno.test("a registry name that is not UTF-8 traps", async () => {
   const { stdout, outcome } = await scenario("registry_bad_name");
-  assert.deepEqual(lines(stdout), ["root: put with an invalid UTF-8 name"]);
+  assert.deepEqual(outputLines(stdout), ["root: put with an invalid UTF-8 name"]);
   assert.equal(reasonOf(outcome), "registry name is not valid UTF-8");
 });
 
 Deno.test("names are shared by the processes of an environment and survive the process's death", async () => {
   const { stdout, outcome } = await scenario("registry_shared");
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "registrar: get root -> 0 (node 0, pid 1)", // the root's entry, seen by its child
     "registrar: registered itself",
     "root: process 2 ended",
@@ -81,10 +62,10 @@ Deno.test("get_or_spawn: 2 with the registered IDs for an existing name; otherwi
   const { stdout, outcome, exits } = await scenario("get_or_spawn");
   assert.deepEqual(outcome, { kind: "normal" });
   // The spawned process runs concurrently with the root: its line is checked on its own.
-  assert.deepEqual(lines(stdout).filter((line) => line.startsWith("named")), [
+  assert.deepEqual(outputLines(stdout).filter((line) => line.startsWith("named")), [
     "named 2: running as pid 2", // only the spawning call's parameters ever ran
   ]);
-  assert.deepEqual(lines(stdout).filter((line) => line.startsWith("root:")), [
+  assert.deepEqual(outputLines(stdout).filter((line) => line.startsWith("root:")), [
     "root: get_or_spawn taken -> 2 (node 0, pid 42)", // nothing spawned
     "root: get_or_spawn fresh -> 0 (node 0, pid 2)", // spawned, the local node ID is 0
     "root: get fresh -> 0 (node 0, pid 2)", // and registered
@@ -121,7 +102,7 @@ Deno.test("send_after delivers after the delay; timer IDs count from 0; cancel_t
 
 Deno.test("send_after with no message in the scratch slot traps", async () => {
   const { stdout, outcome } = await scenario("send_after_empty");
-  assert.deepEqual(lines(stdout), ["root: send_after without a message"]);
+  assert.deepEqual(outputLines(stdout), ["root: send_after without a message"]);
   assert.equal(reasonOf(outcome), "no message in the scratch slot to send");
 });
 

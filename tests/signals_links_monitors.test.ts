@@ -8,25 +8,27 @@
 import assert from "node:assert/strict";
 import { CaptureSink, EMPTY_INPUT, Lunatic } from "../mod.ts";
 import type { ProcessOutcome } from "../runtime/process.ts";
-import { guestPath, type GuestResult, runGuest } from "./helpers/run_guest.ts";
+import {
+  guestPath,
+  outputLines,
+  reasonOf,
+  type RecordedRun,
+  runRecorded,
+} from "./helpers/run_guest.ts";
 
 const GUEST = "signals_links";
-
-interface Run extends GuestResult {
-  /** How every process ended, by PID. */
-  exits: Map<number, ProcessOutcome>;
-}
 
 /**
  * Runs a guest export as the root and records every process's end. `outliving` lists PIDs
  * that end after the root: the run then also waits for them, and the output includes theirs
- * (runGuest returns as soon as the root ends, so this captures the output itself).
+ * (runRecorded returns as soon as the root ends, so this captures the output itself).
  */
 async function scenario(
   entry: string | undefined,
   outliving: number[] = [],
   guest = GUEST,
-): Promise<Run> {
+): Promise<RecordedRun> {
+  if (outliving.length === 0) return await runRecorded(guest, { entry });
   const lunatic = new Lunatic();
   const exits = new Map<number, ProcessOutcome>();
   const onEnd = new Map<number, () => void>();
@@ -35,9 +37,6 @@ async function scenario(
     exits.set(process.id, outcome);
     onEnd.get(process.id)?.();
   });
-  if (outliving.length === 0) {
-    return { ...await runGuest(guest, { entry, lunatic }), exits };
-  }
   const stdout = new CaptureSink();
   const stderr = new CaptureSink();
   const result = await lunatic.run(guestPath(guest), {
@@ -48,19 +47,9 @@ async function scenario(
   return { ...result, stdout: stdout.text(), stderr: stderr.text(), exits };
 }
 
-/** The failure reason of an outcome, "(normal)", or "(running)" when it has not ended. */
-function reasonOf(outcome: ProcessOutcome | undefined): string {
-  if (outcome === undefined) return "(running)";
-  return outcome.kind === "normal" ? "(normal)" : outcome.reason;
-}
-
-function lines(stdout: string, prefix = ""): string[] {
-  return stdout.split("\n").filter((line) => line !== "" && line.startsWith(prefix));
-}
-
 Deno.test("spawn-link: a failing child sends its parent LinkDied (receive 1) with the spawn tag and process id 0", async () => {
   const { stdout, outcome, exits } = await scenario("spawn_link_child_fails");
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "child=2",
     "receive=1", // LinkDied
     "tag=42", // the spawn's link tag
@@ -78,7 +67,7 @@ Deno.test("spawn-link: a failing child sends its parent LinkDied (receive 1) wit
 Deno.test("spawn-link asymmetry: when the parent fails, the child's LinkDied carries tag 0", async () => {
   const { stdout, outcome, exits } = await scenario("parent_fails", [2]);
   assert.equal(reasonOf(outcome), "unreachable");
-  assert.deepEqual(lines(stdout, "child"), [
+  assert.deepEqual(outputLines(stdout, "child"), [
     "child receive=1",
     "child tag=0", // the parent side of a spawn link stores no tag
     "child process_id=0",
@@ -88,7 +77,7 @@ Deno.test("spawn-link asymmetry: when the parent fails, the child's LinkDied car
 
 Deno.test("link(tag) stores the same tag on both sides: the child links with 55 and fails", async () => {
   const { stdout, outcome, exits } = await scenario("link_tag_child_fails");
-  assert.deepEqual(lines(stdout), ["ready", "receive=1", "tag=55", "process_id=0", "alive"]);
+  assert.deepEqual(outputLines(stdout), ["ready", "receive=1", "tag=55", "process_id=0", "alive"]);
   assert.deepEqual(outcome, { kind: "normal" });
   assert.equal(reasonOf(exits.get(2)), "unreachable");
 });
@@ -96,7 +85,7 @@ Deno.test("link(tag) stores the same tag on both sides: the child links with 55 
 Deno.test("link(tag) stores the same tag on both sides: the parent links with 66 and fails", async () => {
   const { stdout, outcome, exits } = await scenario("link_tag_parent_fails", [2]);
   assert.equal(reasonOf(outcome), "unreachable");
-  assert.deepEqual(lines(stdout, "child"), [
+  assert.deepEqual(outputLines(stdout, "child"), [
     "child receive=1",
     "child tag=66",
     "child process_id=0",
@@ -106,7 +95,7 @@ Deno.test("link(tag) stores the same tag on both sides: the parent links with 66
 
 Deno.test("link to a PID that does not exist: LinkDied at once (flag off), death at the next suspension (flag on)", async () => {
   const { stdout, outcome } = await scenario("link_missing");
-  assert.deepEqual(lines(stdout), ["receive=1", "tag=77", "process_id=0", "linked"]);
+  assert.deepEqual(outputLines(stdout), ["receive=1", "tag=77", "process_id=0", "linked"]);
   assert.equal(outcome.kind, "failure"); // "NOT REACHED" after sleep_ms was not printed
 });
 
@@ -118,14 +107,14 @@ Deno.test("link to a PID that does not exist: the failure reason names that PID"
 
 Deno.test("unlink removes the link: a later failure of the former link kills nobody", async () => {
   const { stdout, outcome, exits } = await scenario("unlinked_survives");
-  assert.deepEqual(lines(stdout), ["died=2", "pending=9027", "alive"]);
+  assert.deepEqual(outputLines(stdout), ["died=2", "pending=9027", "alive"]);
   assert.deepEqual(outcome, { kind: "normal" });
   assert.equal(reasonOf(exits.get(2)), "unreachable");
 });
 
 Deno.test("a failed link kills a process with the default die_when_link_dies, which cascades to its links", async () => {
   const { stdout, outcome, exits } = await scenario("link_death_kills");
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "middle=2",
     "middle waiting",
     "receive=1", // the middle's death reached the root as a LinkDied...
@@ -140,7 +129,7 @@ Deno.test("a failed link kills a process with the default die_when_link_dies, wh
 
 Deno.test("linked processes that end normally (return, proc_exit(0)) kill nobody and send no LinkDied", async () => {
   const { stdout, outcome, exits } = await scenario("normal_end_no_kill");
-  assert.deepEqual(lines(stdout), ["pending=9027", "pending=9027", "alive"]);
+  assert.deepEqual(outputLines(stdout), ["pending=9027", "pending=9027", "alive"]);
   assert.deepEqual(outcome, { kind: "normal" });
   for (const pid of [2, 3, 4]) assert.deepEqual(exits.get(pid), { kind: "normal" });
 });
@@ -148,7 +137,7 @@ Deno.test("linked processes that end normally (return, proc_exit(0)) kill nobody
 Deno.test("a child linked at spawn outlives a parent that returns normally", async () => {
   const { stdout, outcome, exits } = await scenario("parent_returns", [2]);
   assert.deepEqual(outcome, { kind: "normal" });
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "parent returning",
     "child receive=2", // only its monitor reports the parent's end
     "child process_id=1",
@@ -161,18 +150,18 @@ Deno.test("a child with the default flag dies when the parent it is linked to fa
   const { stdout, outcome, exits } = await scenario("parent_fails_kills_child", [2]);
   assert.equal(reasonOf(outcome), "unreachable");
   assert.equal(reasonOf(exits.get(2)), "linked process 1 failed");
-  assert.deepEqual(lines(stdout), []); // "NOT REACHED" was never printed
+  assert.deepEqual(outputLines(stdout), []); // "NOT REACHED" was never printed
 });
 
 Deno.test("a killed linked child is a failure: the parent gets LinkDied with the spawn tag", async () => {
   const { stdout, exits } = await scenario("kill_linked");
-  assert.deepEqual(lines(stdout), ["receive=1", "tag=6", "process_id=0", "alive"]);
+  assert.deepEqual(outputLines(stdout), ["receive=1", "tag=6", "process_id=0", "alive"]);
   assert.equal(reasonOf(exits.get(2)), "killed");
 });
 
 Deno.test("monitor: ProcessDied (receive 2) with the dead PID and tag 0, for failed and normal ends; tag lists skip it", async () => {
   const { stdout, exits } = await scenario("monitor");
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "child=2",
     "receive=2", // ProcessDied
     "tag=0",
@@ -190,19 +179,19 @@ Deno.test("monitor: ProcessDied (receive 2) with the dead PID and tag 0, for fai
 
 Deno.test("stop_monitoring: no ProcessDied arrives", async () => {
   const { stdout, exits } = await scenario("stop_monitoring");
-  assert.deepEqual(lines(stdout), ["died=2", "pending=9027", "alive"]);
+  assert.deepEqual(outputLines(stdout), ["died=2", "pending=9027", "alive"]);
   assert.equal(reasonOf(exits.get(2)), "unreachable");
 });
 
 Deno.test("monitor of a PID that does not exist reports it as dead at once (this runtime's choice, spec §9.8)", async () => {
   // lunatic 0.13.2 ignores such a monitor; host/process.ts documents answering at once.
   const { stdout } = await scenario("monitor_missing");
-  assert.deepEqual(lines(stdout), ["receive=2", "tag=0", "process_id=999", "alive"]);
+  assert.deepEqual(outputLines(stdout), ["receive=2", "tag=0", "process_id=999", "alive"]);
 });
 
 Deno.test("C guest: exit codes, traps and kills of linked children; LinkDied comes before ProcessDied", async () => {
   const { stdout, outcome, exits } = await scenario(undefined, [], "c_link_exit_codes");
-  assert.deepEqual(lines(stdout), [
+  assert.deepEqual(outputLines(stdout), [
     "child: exit(0)",
     "root: exit(0): ProcessDied (same pid)", // exit(0) is normal: no LinkDied
     "child: exit(5)",

@@ -7,35 +7,11 @@
  * tests/guests/trap_catch_missing.wat (no `_lunatic_catch_trap` export).
  */
 import assert from "node:assert/strict";
-import { Lunatic } from "../mod.ts";
-import type { ProcessOutcome } from "../runtime/process.ts";
-import { type GuestOptions, type GuestResult, runGuest } from "./helpers/run_guest.ts";
-
-interface Run extends GuestResult {
-  /** How every process ended, by PID. */
-  exits: Map<number, ProcessOutcome>;
-}
-
-async function run(name: string, options: GuestOptions = {}): Promise<Run> {
-  const lunatic = new Lunatic();
-  const exits = new Map<number, ProcessOutcome>();
-  lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
-  const result = await runGuest(name, { ...options, lunatic });
-  return { ...result, exits };
-}
-
-function reasonOf(outcome: ProcessOutcome | undefined): string {
-  if (outcome === undefined) return "(running)";
-  return outcome.kind === "normal" ? "(normal)" : outcome.reason;
-}
-
-function lines(stdout: string): string[] {
-  return stdout.split("\n").filter((line) => line !== "");
-}
+import { outputLines, reasonOf, runRecorded } from "./helpers/run_guest.ts";
 
 Deno.test("catch returns the inner result, or 0 when the inner code traps, and the process continues", async () => {
-  const { stdout, outcome } = await run("trap_catch", { entry: "results" });
-  assert.deepEqual(lines(stdout), [
+  const { stdout, outcome } = await runRecorded("trap_catch", { entry: "results" });
+  assert.deepEqual(outputLines(stdout), [
     "catch ok=1041", // call_indirect function(pointer): 41 + 1000
     "catch unreachable=0",
     "catch oob=0", // out-of-bounds load
@@ -52,8 +28,8 @@ Deno.test("catch returns the inner result, or 0 when the inner code traps, and t
 });
 
 Deno.test("catch also returns 0 when the inner code exhausts the call stack", async () => {
-  const { stdout, outcome } = await run("trap_catch", { entry: "recursion" });
-  assert.deepEqual(lines(stdout), [
+  const { stdout, outcome } = await runRecorded("trap_catch", { entry: "recursion" });
+  assert.deepEqual(outputLines(stdout), [
     "catch recurse: entering",
     "catch recurse=0",
     "catch ok=1001", // catch still works afterwards
@@ -63,8 +39,8 @@ Deno.test("catch also returns 0 when the inner code exhausts the call stack", as
 });
 
 Deno.test("the inner code may block inside catch (receive, sleep_ms) while other processes run", async () => {
-  const { stdout, outcome, exits } = await run("trap_catch", { entry: "blocking" });
-  assert.deepEqual(lines(stdout), [
+  const { stdout, outcome, exits } = await runRecorded("trap_catch", { entry: "blocking" });
+  assert.deepEqual(outputLines(stdout), [
     "inner: waiting for a message",
     "sender: sending 77", // the sender ran while the root waited inside catch
     "inner: got it and slept",
@@ -76,8 +52,8 @@ Deno.test("the inner code may block inside catch (receive, sleep_ms) while other
 });
 
 Deno.test("a kill while inside catch still kills the process: it is not caught", async () => {
-  const { stdout, outcome, exits } = await run("trap_catch", { entry: "kill_inside" });
-  assert.deepEqual(lines(stdout), [
+  const { stdout, outcome, exits } = await runRecorded("trap_catch", { entry: "kill_inside" });
+  assert.deepEqual(outputLines(stdout), [
     "victim: entering catch",
     "killed=2", // the victim never printed what follows its catch
   ]);
@@ -86,14 +62,14 @@ Deno.test("a kill while inside catch still kills the process: it is not caught",
 });
 
 Deno.test("proc_exit inside catch ends the process with its code: it is not caught", async () => {
-  const { stdout, outcome, exitCode } = await run("trap_catch", { entry: "exit_inside" });
-  assert.deepEqual(lines(stdout), ["catch exit: entering"]);
+  const { stdout, outcome, exitCode } = await runRecorded("trap_catch", { entry: "exit_inside" });
+  assert.deepEqual(outputLines(stdout), ["catch exit: entering"]);
   assert.equal(reasonOf(outcome), "exited with code 3");
   assert.equal(exitCode, 3);
 });
 
 Deno.test("catch without a `_lunatic_catch_trap` export traps the caller", async () => {
-  const { stdout, outcome } = await run("trap_catch_missing");
+  const { stdout, outcome } = await runRecorded("trap_catch_missing");
   assert.equal(stdout, "calling catch\n");
   assert.equal(
     reasonOf(outcome),

@@ -42,6 +42,35 @@ export async function runGuest(path: string, options: GuestOptions = {}): Promis
   return { ...result, stdout: stdout.text(), stderr: stderr.text() };
 }
 
+/** A {@link runGuest} result with how every process ended. */
+export interface RecordedRun extends GuestResult {
+  /** How every process ended, by PID. */
+  exits: Map<number, ProcessOutcome>;
+}
+
+/**
+ * Runs `path` like {@link runGuest} and records every process's end in `exits`, on a fresh
+ * runtime unless `options.lunatic` gives one.
+ */
+export async function runRecorded(path: string, options: GuestOptions = {}): Promise<RecordedRun> {
+  const lunatic = options.lunatic ?? new Lunatic();
+  const exits = new Map<number, ProcessOutcome>();
+  lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
+  const result = await runGuest(path, { ...options, lunatic });
+  return { ...result, exits };
+}
+
+/** The failure reason of an outcome, "(normal)", or "(running)" when it has not ended. */
+export function reasonOf(outcome: ProcessOutcome | undefined): string {
+  if (outcome === undefined) return "(running)";
+  return outcome.kind === "normal" ? "(normal)" : outcome.reason;
+}
+
+/** The non-empty lines of `stdout` that start with `prefix` (kept in the line), in order. */
+export function outputLines(stdout: string, prefix = ""): string[] {
+  return stdout.split("\n").filter((line) => line !== "" && line.startsWith(prefix));
+}
+
 /** Runs the CLI in a subprocess and returns its exit code and output. */
 export async function runCli(
   args: string[],
