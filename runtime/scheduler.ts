@@ -22,6 +22,7 @@ export class Scheduler {
    */
   resume(task: () => void): void {
     if (this.#head === this.#queue.length && !this.#scheduled && !this.#sliceExpired()) {
+      this.#resumedDirectly = true;
       task();
     } else {
       this.enqueue(task);
@@ -52,8 +53,14 @@ export class Scheduler {
    * not had a turn for a whole slice.
    */
   shouldYield(): boolean {
-    return this.#head < this.#queue.length || this.#sliceExpired();
+    // Processes resumed directly wait in V8's microtask queue, not ours: a running process
+    // yields to them at its next check.
+    const resumed = this.#resumedDirectly;
+    this.#resumedDirectly = false;
+    return resumed || this.#head < this.#queue.length || this.#sliceExpired();
   }
+
+  #resumedDirectly = false;
 
   /** Number of tasks waiting to run. */
   get pending(): number {
