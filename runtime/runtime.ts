@@ -106,7 +106,14 @@ export class Runtime {
   /** Called by a process once it has ended and notified its links. */
   processEnded(process: Process, outcome: ProcessOutcome, linkCount: number): void {
     this.capacity.release(process.charge);
-    for (const listener of this.#exitListeners) listener(process, outcome);
+    for (const listener of this.#exitListeners) {
+      try {
+        listener(process, outcome);
+      } catch (error) {
+        // An embedder's listener must not stop the runtime from finishing the process.
+        log.error(`an exit listener threw: ${error instanceof Error ? error.stack : error}`);
+      }
+    }
     if (outcome.kind === "normal") {
       log.debug(`Process ${process.id} finished`);
       return;
