@@ -114,10 +114,8 @@ export class Runtime {
         log.error(`an exit listener threw: ${error instanceof Error ? error.stack : error}`);
       }
     }
-    if (outcome.kind === "normal") {
-      log.debug(`Process ${process.id} finished`);
-      return;
-    }
+    // Normal ends are not logged: it costs ~2% of a short-lived process even when disabled.
+    if (outcome.kind === "normal") return;
     const name = registeredName(process) ?? String(process.id);
     if (outcome.exitCode !== undefined) {
       // A deliberate exit(n): links see a failure, but it is not an error worth a warning.
