@@ -1,0 +1,40 @@
+/**
+ * The examples the README shows run as documented, through the command line.
+ */
+import assert from "node:assert/strict";
+import { examplePath, runCli } from "./helpers/run_guest.ts";
+
+Deno.test("hello prints its arguments and process id", async () => {
+  const result = await runCli(["run", examplePath("hello"), "a", "b"]);
+  assert.equal(result.code, 0);
+  assert.match(
+    result.stdout,
+    /^Hello from lunatic process 1 \(environment 1, host ABI 0\.13\.2\)!$/m,
+  );
+  assert.match(result.stdout, /^argv\[2\] = "b"$/m);
+});
+
+Deno.test("ping_pong exchanges the requested number of messages", async () => {
+  const result = await runCli(["run", examplePath("ping_pong"), "5"]);
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout.match(/^ping: got pong \d+$/gm)?.length, 5);
+  assert.match(result.stdout, /^ping_pong: 5 exchanges done, pong exited$/m);
+});
+
+Deno.test("ring passes the token 1,000 processes x 100 rounds and counts every hop", async () => {
+  const result = await runCli(["run", examplePath("ring"), "1000", "100"]);
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, "ring: 1000 processes, 100 rounds, 100000 messages\n");
+});
+
+Deno.test("supervisor restarts its crashing worker and finishes the jobs", async () => {
+  const result = await runCli(["run", examplePath("supervisor")]);
+  assert.equal(result.code, 0);
+  assert.equal(
+    result.stdout.match(/^supervisor: worker \d+ crashed \(restart \d\/3\)$/gm)?.length,
+    3,
+  );
+  assert.match(result.stdout, /^supervisor: 8\/8 jobs done by 4 workers, 3 restarts/m);
+  // Each crash is reported with its reason and a named backtrace.
+  assert.equal(result.stderr.match(/failed, notifying: 1 links: unreachable/g)?.length, 3);
+});
