@@ -5,6 +5,7 @@
  * keep their names, exports, start function and custom sections.
  */
 import assert from "node:assert/strict";
+import { compileC, compileWat } from "./helpers/compile.ts";
 import { fileURLToPath } from "node:url";
 import { ByteReader, ByteWriter, WasmFormatError } from "../runtime/wasm/bytes.ts";
 import { type ModuleInfo, parseModule } from "../runtime/wasm/module_info.ts";
@@ -34,34 +35,11 @@ const WAT_FEATURES = [
   "--enable-code-metadata",
 ];
 
-async function tool(command: string, args: string[], dir: string): Promise<void> {
-  const { success, stderr } = await new Deno.Command(command, { args, cwd: dir }).output();
-  if (!success) throw new Error(`${command} failed: ${new TextDecoder().decode(stderr)}`);
-}
-
-/** Compiles WAT with Debian's wat2wasm (names kept in the name section). */
-async function wat(source: string): Promise<Uint8Array<ArrayBuffer>> {
-  const dir = await Deno.makeTempDir({ prefix: "wasm_instrument_" });
-  try {
-    await Deno.writeTextFile(`${dir}/m.wat`, source);
-    await tool("wat2wasm", ["--debug-names", ...WAT_FEATURES, "m.wat", "-o", "m.wasm"], dir);
-    return await Deno.readFile(`${dir}/m.wasm`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+/** Compiles WAT with the features above (names kept in the name section). */
+const wat = (source: string) => compileWat(source, WAT_FEATURES);
 
 /** Compiles C with clang-14 (`flags` choose the target, optimization and libraries). */
-async function clang(source: string, flags: string[]): Promise<Uint8Array<ArrayBuffer>> {
-  const dir = await Deno.makeTempDir({ prefix: "wasm_instrument_" });
-  try {
-    await Deno.writeTextFile(`${dir}/guest.c`, source);
-    await tool("clang-14", [...flags, "guest.c", "-o", "guest.wasm"], dir);
-    return await Deno.readFile(`${dir}/guest.wasm`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const clang = (source: string, flags: string[]) => compileC(source, flags);
 
 /** The text of `wasm2wat` for a module (names from the name section). */
 async function wasm2wat(bytes: Uint8Array): Promise<string> {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { compileC, compileWat } from "./helpers/compile.ts";
 import { ByteReader, ByteWriter, encodeU32Leb, WasmFormatError } from "../runtime/wasm/bytes.ts";
 import {
   exportedFunctionType,
@@ -11,35 +12,12 @@ import {
 
 // --- helpers ------------------------------------------------------------------------------
 
-/** Compiles WAT with Debian's wat2wasm (function names kept in the name section). */
-async function wat(source: string, ...flags: string[]): Promise<Uint8Array<ArrayBuffer>> {
-  const dir = await Deno.makeTempDir({ prefix: "wasm_module_info_" });
-  try {
-    await Deno.writeTextFile(`${dir}/module.wat`, source);
-    const { success, stderr } = await new Deno.Command("wat2wasm", {
-      args: ["--debug-names", ...flags, `${dir}/module.wat`, "-o", `${dir}/module.wasm`],
-    }).output();
-    if (!success) throw new Error(`wat2wasm failed: ${new TextDecoder().decode(stderr)}`);
-    return await Deno.readFile(`${dir}/module.wasm`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+/** Compiles WAT (names kept); `flags` are wat2wasm's. */
+const wat = (source: string, ...flags: string[]) => compileWat(source, flags);
 
-/** Compiles C for wasm32-wasi with clang-14, linking wasi-libc. */
-async function clang(source: string, ...flags: string[]): Promise<Uint8Array<ArrayBuffer>> {
-  const dir = await Deno.makeTempDir({ prefix: "wasm_module_info_" });
-  try {
-    await Deno.writeTextFile(`${dir}/guest.c`, source);
-    const { success, stderr } = await new Deno.Command("clang-14", {
-      args: ["--target=wasm32-wasi", "-O2", ...flags, `${dir}/guest.c`, "-o", `${dir}/guest.wasm`],
-    }).output();
-    if (!success) throw new Error(`clang failed: ${new TextDecoder().decode(stderr)}`);
-    return await Deno.readFile(`${dir}/guest.wasm`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+/** Compiles C for wasm32-wasi with clang-14 -O2, linking wasi-libc. */
+const clang = (source: string, ...flags: string[]) =>
+  compileC(source, ["--target=wasm32-wasi", "-O2", ...flags]);
 
 const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
