@@ -23,6 +23,7 @@ export function after(ms: bigint | number, callback: () => void): () => void {
 
 /** Normalises a guest i64 timeout to u64 milliseconds, or null for "no timeout". */
 export function guestTimeout(value: bigint): bigint | null {
+  if (value === -1n) return null; // u64::MAX read as signed: the common "no timeout"
   const ms = BigInt.asUintN(64, value);
   return ms === NO_TIMEOUT ? null : ms;
 }
