@@ -57,13 +57,17 @@ export function awaitArrival(
   tags: bigint[] | null,
   timeout: bigint | null,
 ): Promise<number> {
-  return process.suspendUntil<number>((wake) =>
-    process.mailbox.wait(tags, timeout, (message) => {
-      if (message === null) return wake(TIMEOUT);
-      setScratch(process, message);
-      wake(receiveStatus(message));
-    })
-  );
+  return process.waitForMessage(tags, timeout, arrivalHandler(process));
+}
+
+const ARRIVAL = Symbol("lunatic::message arrival");
+
+/** Puts an arriving message in the scratch slot; made once per process, not per receive. */
+function arrivalHandler(process: Process): (message: Message) => number {
+  return process.hostState(ARRIVAL, () => (message: Message) => {
+    setScratch(process, message);
+    return receiveStatus(message);
+  });
 }
 
 /**

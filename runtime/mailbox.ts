@@ -8,7 +8,10 @@ import { after } from "./timers.ts";
 export class Mailbox {
   #queue: Message[] = [];
   #head = 0;
-  #waiter: Waiter | null = null;
+  /** The waiting receive, if any (at most one: a process waits for one thing at a time). */
+  #waitCallback: ((message: Message | null) => void) | null = null;
+  #waitTags: readonly bigint[] | null = null;
+  #cancelTimer: (() => void) | null = null;
 
   /** Number of queued messages. */
   get size(): number {
@@ -20,11 +23,10 @@ export class Mailbox {
    * the queue.
    */
   deliver(message: Message): void {
-    const waiter = this.#waiter;
-    if (waiter !== null && matches(waiter.tags, message.tag)) {
-      this.#waiter = null;
-      waiter.cancelTimer?.();
-      waiter.resolve(message);
+    const callback = this.#waitCallback;
+    if (callback !== null && matches(this.#waitTags, message.tag)) {
+      this.cancelWait();
+      callback(message);
       return;
     }
     this.#queue.push(message);
@@ -51,26 +53,33 @@ export class Mailbox {
   /**
    * Waits for the next *arriving* message matching `tags`, without searching the queue
    * (callers search it first with {@link take} when they want to). `onResult` gets the
-   * message as it is delivered, or null on timeout. Returns a function that withdraws the
-   * wait (the process was killed).
+   * message as it is delivered, or null on timeout. {@link cancelWait} withdraws the wait.
    */
   wait(
     tags: readonly bigint[] | null,
     timeoutMs: bigint | null,
     onResult: (message: Message | null) => void,
-  ): () => void {
-    const waiter: Waiter = { tags, resolve: onResult, cancelTimer: null };
-    this.#waiter = waiter;
+  ): void {
+    this.#waitCallback = onResult;
+    this.#waitTags = tags;
     if (timeoutMs !== null) {
-      waiter.cancelTimer = after(timeoutMs, () => {
-        if (this.#waiter === waiter) this.#waiter = null;
+      this.#cancelTimer = after(timeoutMs, () => {
+        this.#cancelTimer = null;
+        if (this.#waitCallback !== onResult) return;
+        this.cancelWait();
         onResult(null);
       });
     }
-    return () => {
-      if (this.#waiter === waiter) this.#waiter = null;
-      waiter.cancelTimer?.();
-    };
+  }
+
+  /** Withdraws the waiting receive (it was satisfied, timed out, or its process was killed). */
+  cancelWait(): void {
+    this.#waitCallback = null;
+    this.#waitTags = null;
+    if (this.#cancelTimer !== null) {
+      this.#cancelTimer();
+      this.#cancelTimer = null;
+    }
   }
 
   /** Removes and returns every queued message (the process ended). */
@@ -78,10 +87,7 @@ export class Mailbox {
     const rest = this.#queue.slice(this.#head);
     this.#queue = [];
     this.#head = 0;
-    if (this.#waiter !== null) {
-      this.#waiter.cancelTimer?.();
-      this.#waiter = null;
-    }
+    this.cancelWait();
     return rest;
   }
 
@@ -94,12 +100,6 @@ export class Mailbox {
       this.#head = 0;
     }
   }
-}
-
-interface Waiter {
-  tags: readonly bigint[] | null;
-  resolve: (message: Message | null) => void;
-  cancelTimer: (() => void) | null;
 }
 
 function matches(tags: readonly bigint[] | null, tag: bigint): boolean {

@@ -6,7 +6,7 @@ import type { DisposableHostState, HostContext } from "./host_api.ts";
 import { promising } from "./jspi.ts";
 import { FUEL_GLOBAL_EXPORT } from "./wasm/instrument.ts";
 import { Mailbox } from "./mailbox.ts";
-import { LinkDiedMessage, type Message, ProcessDiedMessage } from "./message.ts";
+import { LinkDiedMessage, type Message, ProcessDiedMessage, TIMEOUT } from "./message.ts";
 import type { LunaticModule } from "./module.ts";
 import { ResourceTable } from "./resources.ts";
 import type { Runtime } from "./runtime.ts";
@@ -235,6 +235,54 @@ export class Process implements HostContext {
       wait.onAbort = register((value) => this.#wake(wait, () => resolve(value)));
     });
   }
+
+  /**
+   * The receive hot path: suspends until the next arriving message matching `tags` (or the
+   * timeout), without allocating per wait beyond the promise V8 resumes from. `onArrival`
+   * puts the message where the guest will read it and returns the host call's result;
+   * a timeout resolves with {@link TIMEOUT}.
+   */
+  waitForMessage(
+    tags: readonly bigint[] | null,
+    timeout: bigint | null,
+    onArrival: (message: Message) => number,
+  ): Promise<number> {
+    this.checkSignals();
+    const promise = new Promise<number>((resolve, reject) => {
+      this.#messageResolve = resolve;
+      this.#messageReject = reject;
+    });
+    this.#wait = this.#messageWait;
+    this.#state = "waiting";
+    this.#onArrival = onArrival;
+    this.mailbox.wait(tags, timeout, this.#messageArrived);
+    return promise;
+  }
+
+  #messageResolve: ((status: number) => void) | null = null;
+  #messageReject: ((reason: unknown) => void) | null = null;
+  #onArrival: ((message: Message) => number) | null = null;
+  #messageStatus = 0;
+  /** The Wait of {@link waitForMessage}, one per process: a kill withdraws the receive. */
+  readonly #messageWait: Wait = {
+    reject: (reason) => this.#messageReject!(reason),
+    onAbort: () => this.mailbox.cancelWait(),
+  };
+
+  readonly #messageArrived = (message: Message | null): void => {
+    if (this.#wait !== this.#messageWait) return;
+    this.#messageStatus = message === null ? TIMEOUT : this.#onArrival!(message);
+    this.#wait = null;
+    this.#state = "ready";
+    this.runtime.scheduler.resume(this.#resumeAfterMessage);
+  };
+
+  readonly #resumeAfterMessage = (): void => {
+    if (this.#state !== "ready") return;
+    this.#state = "running";
+    if (this.#killReason !== null) this.#messageReject!(new ProcessKilled(this.#killReason));
+    else this.#messageResolve!(this.#messageStatus);
+  };
 
   yieldNow(): Promise<void> {
     return this.suspend(Promise.resolve());
