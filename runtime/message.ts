@@ -21,34 +21,28 @@ const LARGEST_SLAB_PIECE = 4 * 1024;
 let slab = new Uint8Array(SLAB_SIZE);
 let slabUsed = 0;
 
-function allocate(size: number): Uint8Array {
-  if (size > LARGEST_SLAB_PIECE) return new Uint8Array(size);
-  if (slabUsed + size > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabUsed = 0;
-  }
-  const piece = slab.subarray(slabUsed, slabUsed + size);
-  slabUsed += (size + 7) & ~7;
-  return piece;
-}
-
 const EMPTY = new Uint8Array(0);
 
 export class DataMessage {
   readonly kind = "data";
-  /** Bytes written so far; grows by doubling. */
-  #buffer: Uint8Array = EMPTY;
+  /** Where the bytes live: a shared slab (from `#start`) or an array of the message's own. */
+  #store: Uint8Array = EMPTY;
+  #start = 0;
+  /** Room in the store from `#start`; grows by doubling. */
+  #room = 0;
   #size = 0;
-  #capacity: number;
+  #capacityHint: number;
   /** Read cursor (an absolute offset, set by seek_data). */
   cursor = 0;
   /** Resources in push order; a taken resource leaves a hole (null). */
   resources: (MessageResource | null)[] | null = null;
 
-  /** @param tag 0 = untagged. */
-  /** @param capacity a hint for the first write's allocation (capped at 1 MiB). */
+  /**
+   * @param tag 0 = untagged.
+   * @param capacity a hint for the first write's allocation (capped at 1 MiB).
+   */
   constructor(readonly tag: bigint, capacity = 0) {
-    this.#capacity = Math.min(Math.max(capacity, 0), 1 << 20);
+    this.#capacityHint = Math.min(Math.max(capacity, 0), 1 << 20);
   }
 
   get size(): number {
@@ -57,38 +51,59 @@ export class DataMessage {
 
   /** The message's bytes (a view; valid until the next write). */
   get data(): Uint8Array {
-    return this.#buffer.subarray(0, this.#size);
+    return this.#store.subarray(this.#start, this.#start + this.#size);
   }
 
   write(bytes: Uint8Array): void {
     this.writeFrom(bytes, 0, bytes.byteLength);
   }
 
-  /** Appends `length` bytes of `source` from `start` (small copies avoid making views). */
-  writeFrom(source: Uint8Array, start: number, length: number): void {
+  /** Makes room for `needed` bytes, moving what was written (no view per message). */
+  #grow(needed: number): void {
+    const room = Math.max(needed, this.#room * 2, this.#capacityHint, 16);
+    let store: Uint8Array;
+    let start = 0;
+    if (room > LARGEST_SLAB_PIECE) {
+      store = new Uint8Array(room);
+    } else {
+      if (slabUsed + room > SLAB_SIZE) {
+        slab = new Uint8Array(SLAB_SIZE);
+        slabUsed = 0;
+      }
+      store = slab;
+      start = slabUsed;
+      slabUsed += (room + 7) & ~7;
+    }
+    const size = this.#size;
+    if (size > 0) store.set(this.#store.subarray(this.#start, this.#start + size), start);
+    this.#store = store;
+    this.#start = start;
+    this.#room = room;
+  }
+
+  /** Appends `length` bytes of `source` from `from` (small copies avoid making views). */
+  writeFrom(source: Uint8Array, from: number, length: number): void {
     const size = this.#size;
     const needed = size + length;
-    if (needed > this.#buffer.byteLength) {
-      const grown = allocate(Math.max(needed, this.#buffer.byteLength * 2, this.#capacity, 16));
-      if (size > 0) grown.set(this.#buffer.subarray(0, size));
-      this.#buffer = grown;
-    }
-    const buffer = this.#buffer;
+    if (needed > this.#room) this.#grow(needed);
+    const store = this.#store;
+    const at = this.#start + size;
     if (length <= 16) {
-      for (let i = 0; i < length; i++) buffer[size + i] = source[start + i];
+      for (let i = 0; i < length; i++) store[at + i] = source[from + i];
     } else {
-      buffer.set(source.subarray(start, start + length), size);
+      store.set(source.subarray(from, from + length), at);
     }
     this.#size = needed;
   }
 
   /** Copies `length` bytes from `offset` into `target` at `at`. */
   readInto(offset: number, length: number, target: Uint8Array, at: number): void {
-    const buffer = this.#buffer;
+    const store = this.#store;
+    const from = this.#start + offset;
     if (length <= 16) {
-      for (let i = 0; i < length; i++) target[at + i] = buffer[offset + i];
+      for (let i = 0; i < length; i++) target[at + i] = store[from + i];
     } else {
-      target.set(buffer.subarray(offset, offset + length), at);
+      target.set(store.subarray(from, from + length), at);
     }
   }
 
