@@ -71,6 +71,8 @@ export class Capacity {
   #deadMaps = 0;
   #deadBytes = 0;
   #collecting = false;
+  /** One charge object per memory limit, shared by the processes with that limit. */
+  readonly #charges = new Map<number, ProcessCharge>();
 
   constructor(limits: CapacityLimits = {}) {
     this.maxMapCount = limits.maxMapCount ?? readMaxMapCount();
@@ -85,7 +87,11 @@ export class Capacity {
    * the limit that stops it and how to raise it.
    */
   charge(maxPages: number): ProcessCharge {
-    const charge = { maps: MAPS_PER_PROCESS, bytes: maxPages * WASM_PAGE + STACK_BYTES };
+    let charge = this.#charges.get(maxPages);
+    if (charge === undefined) {
+      charge = { maps: MAPS_PER_PROCESS, bytes: maxPages * WASM_PAGE + STACK_BYTES };
+      this.#charges.set(maxPages, charge);
+    }
     if (!this.#fits(charge)) {
       this.#collectNow();
       if (!this.#fits(charge)) this.#refuse(charge);

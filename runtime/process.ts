@@ -61,7 +61,15 @@ export class Process implements HostContext {
   /** When set, a failed link kills this process; otherwise it receives a LinkDied message. */
   dieWhenLinkDies = true;
   /** Resolves with the outcome once the process has ended and its links were notified. */
-  readonly exited: Promise<ProcessOutcome>;
+  get exited(): Promise<ProcessOutcome> {
+    // Made on first use: most processes are never awaited, and spawning is a hot path.
+    if (this.#exited === null) {
+      this.#exited = this.#outcome !== null
+        ? Promise.resolve(this.#outcome)
+        : new Promise((resolve) => this.#resolveExited = resolve);
+    }
+    return this.#exited;
+  }
 
   #state: State = "created";
   #instance: WebAssembly.Instance | null = null;
@@ -72,7 +80,9 @@ export class Process implements HostContext {
   #errors: ResourceTable<string> | null = null;
   #configs: ResourceTable<ProcessConfig> | null = null;
   #modules: ResourceTable<LunaticModule> | null = null;
-  #resolveExited!: (outcome: ProcessOutcome) => void;
+  #exited: Promise<ProcessOutcome> | null = null;
+  #resolveExited: ((outcome: ProcessOutcome) => void) | null = null;
+  #outcome: ProcessOutcome | null = null;
   #fuel: WebAssembly.Global | null = null;
   /** Instructions burnt in slices already accounted. */
   #fuelUsed = 0;
@@ -89,7 +99,6 @@ export class Process implements HostContext {
     /** What the process holds of the runtime's capacity (released when it ends). */
     readonly charge: ProcessCharge,
   ) {
-    this.exited = new Promise((resolve) => this.#resolveExited = resolve);
   }
 
   /** The wasm instance (null until instantiated). */
@@ -252,10 +261,11 @@ export class Process implements HostContext {
       this.#messageResolve = resolve;
       this.#messageReject = reject;
     });
+    this.#messageWait ??= this.#makeMessageWait();
     this.#wait = this.#messageWait;
     this.#state = "waiting";
     this.#onArrival = onArrival;
-    this.mailbox.wait(tags, timeout, this.#messageArrived);
+    this.mailbox.wait(tags, timeout, this.#messageArrived!);
     return promise;
   }
 
@@ -264,25 +274,30 @@ export class Process implements HostContext {
   #onArrival: ((message: Message) => number) | null = null;
   #messageStatus = 0;
   /** The Wait of {@link waitForMessage}, one per process: a kill withdraws the receive. */
-  readonly #messageWait: Wait = {
-    reject: (reason) => this.#messageReject!(reason),
-    onAbort: () => this.mailbox.cancelWait(),
-  };
+  #messageWait: Wait | null = null;
+  #messageArrived: ((message: Message | null) => void) | null = null;
 
-  readonly #messageArrived = (message: Message | null): void => {
-    if (this.#wait !== this.#messageWait) return;
-    this.#messageStatus = message === null ? TIMEOUT : this.#onArrival!(message);
-    this.#wait = null;
-    this.#state = "ready";
-    this.runtime.scheduler.resume(this.#resumeAfterMessage);
-  };
-
-  readonly #resumeAfterMessage = (): void => {
-    if (this.#state !== "ready") return;
-    this.#state = "running";
-    if (this.#killReason !== null) this.#messageReject!(new ProcessKilled(this.#killReason));
-    else this.#messageResolve!(this.#messageStatus);
-  };
+  /** The receive machinery, made on a process's first wait (many processes never wait). */
+  #makeMessageWait(): Wait {
+    const resumeAfterMessage = (): void => {
+      if (this.#state !== "ready") return;
+      this.#state = "running";
+      if (this.#killReason !== null) this.#messageReject!(new ProcessKilled(this.#killReason));
+      else this.#messageResolve!(this.#messageStatus);
+    };
+    const wait: Wait = {
+      reject: (reason) => this.#messageReject!(reason),
+      onAbort: () => this.mailbox.cancelWait(),
+    };
+    this.#messageArrived = (message: Message | null): void => {
+      if (this.#wait !== wait) return;
+      this.#messageStatus = message === null ? TIMEOUT : this.#onArrival!(message);
+      this.#wait = null;
+      this.#state = "ready";
+      this.runtime.scheduler.resume(resumeAfterMessage);
+    };
+    return wait;
+  }
 
   yieldNow(): Promise<void> {
     return this.suspend(Promise.resolve());
@@ -402,7 +417,8 @@ export class Process implements HostContext {
     }
     this.#release();
     this.runtime.processEnded(this, outcome, links?.size ?? 0);
-    this.#resolveExited(outcome);
+    this.#outcome = outcome;
+    this.#resolveExited?.(outcome);
   }
 
   #release(): void {
