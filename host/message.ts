@@ -35,6 +35,9 @@ export function setScratch(process: Process, message: Message | null): void {
   process.scratch = message;
 }
 
+/** Capacity hints past this are ignored (the buffer grows as it is written anyway). */
+const LARGEST_CAPACITY_HINT = 1n << 20n;
+
 /** Delivers to `processId` in the sender's environment; unknown IDs drop the message. */
 export function sendTo(process: Process, processId: bigint, message: Message): void {
   const target = process.environment.get(processId);
@@ -103,7 +106,7 @@ export const messageNamespace: HostNamespace<Process> = {
       take_udp_socket: "i64 -> i64",
     }),
     create_data: hostFn(["i64", "i64"], [], (p) => (tag: bigint, capacity: bigint) => {
-      const hint = capacity > 0n && capacity < 1n << 20n ? Number(capacity) : 0;
+      const hint = capacity > 0n && capacity < LARGEST_CAPACITY_HINT ? Number(capacity) : 0;
       setScratch(p, new DataMessage(tag, hint));
     }),
     write_data: hostFn(["i32", "i32"], ["i32"], (p) => (ptr: number, len: number) => {
