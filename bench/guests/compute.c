@@ -131,3 +131,49 @@ EXPORT("run") uint64_t run(int rounds) {
   }
   return check;
 }
+
+// Each kernel alone, so the overhead can be told apart by kind of code.
+EXPORT("hash") uint64_t hash(int rounds) {
+  uint64_t check = 0;
+  uint32_t state = 2463534242u;
+  for (int r = 0; r < rounds; r++) {
+    for (int i = 0; i < (int)sizeof buffer; i++) buffer[i] = (unsigned char)xorshift(&state);
+    check = fnv1a(buffer, sizeof buffer, check ^ 0xcbf29ce484222325ULL);
+  }
+  return check;
+}
+
+EXPORT("sieve_kernel") uint64_t sieve_kernel(int rounds) {
+  uint64_t check = 0;
+  for (int r = 0; r < rounds; r++) check += (uint64_t)sieve(100000);
+  return check;
+}
+
+EXPORT("matmul_kernel") uint64_t matmul_kernel(int rounds) {
+  uint64_t check = 0;
+  for (int r = 0; r < rounds; r++) check += (uint64_t)(int64_t)matmul();
+  return check;
+}
+
+EXPORT("nbody_kernel") uint64_t nbody_kernel(int rounds) {
+  uint64_t check = 0;
+  for (int r = 0; r < rounds; r++) check += (uint64_t)(int64_t)(nbody(2000) * 1000);
+  return check;
+}
+
+EXPORT("fib_kernel") uint64_t fib_kernel(int rounds) {
+  uint64_t check = 0;
+  for (int r = 0; r < rounds; r++) check += (uint64_t)fib(22);
+  return check;
+}
+
+EXPORT("sort_kernel") uint64_t sort_kernel(int rounds) {
+  uint64_t check = 0;
+  uint32_t state = 2463534242u;
+  for (int r = 0; r < rounds; r++) {
+    for (int i = 0; i < 20000; i++) numbers[i] = xorshift(&state);
+    sort(numbers, 20000, comparators[r & 1]);
+    check += numbers[0] ^ numbers[19999] ^ numbers[10000];
+  }
+  return check;
+}
