@@ -7,11 +7,10 @@
 import { trap } from "../runtime/errors.ts";
 import { hostFn, type HostNamespace, suspendingFn } from "../runtime/host_api.ts";
 import type { Process } from "../runtime/process.ts";
-import { TIMEOUT } from "../runtime/message.ts";
-import { guestTimeout } from "../runtime/timers.ts";
+import type { Message } from "../runtime/message.ts";
 import { errorId } from "./error.ts";
-import { awaitArrival, scratchData, sendTo, takeScratch } from "./message.ts";
-import { spawnFromGuest } from "./process.ts";
+import { scratchData, sendAndAwaitReply, sendTo, takeScratch } from "./message.ts";
+import { requireSpawnPermission, spawnFromGuest } from "./process.ts";
 import { notSupported } from "./not_supported.ts";
 
 /** This node's ID while the runtime is not part of a cluster. */
@@ -26,6 +25,18 @@ const SEND_NODE_NOT_FOUND = 2;
 
 function isLocal(nodeId: bigint): boolean {
   return BigInt.asUintN(64, nodeId) === LOCAL_NODE_ID;
+}
+
+/**
+ * Takes the scratch message for a send to `processId` on `nodeId` (a send takes it even when
+ * it cannot be delivered), or returns the status that says why it cannot be.
+ */
+function takeForNode(process: Process, nodeId: bigint, processId: bigint): Message | number {
+  checkSendable(process);
+  const message = takeScratch(process);
+  if (!isLocal(nodeId)) return SEND_NODE_NOT_FOUND;
+  if (process.environment.get(processId) === undefined) return SEND_PROCESS_NOT_FOUND;
+  return message;
 }
 
 /** A distributed send takes data messages without resources only (spec §1.16). */
@@ -58,9 +69,7 @@ export const distributedNamespace: HostNamespace<Process> = {
         paramsLen: number,
         idPtr: number,
       ) => {
-        if (!p.config.canSpawnProcesses) {
-          trap("Process doesn't have permissions to spawn sub-processes");
-        }
+        requireSpawnPermission(p);
         p.memory.check(idPtr, 8);
         if (!isLocal(nodeId)) {
           p.memory.writeU64(idPtr, errorId(p, `node ${BigInt.asUintN(64, nodeId)} not found`));
@@ -92,10 +101,8 @@ export const distributedNamespace: HostNamespace<Process> = {
       },
     ),
     send: hostFn(["i64", "i64"], ["i32"], (p) => (nodeId: bigint, processId: bigint) => {
-      checkSendable(p);
-      const message = takeScratch(p);
-      if (!isLocal(nodeId)) return SEND_NODE_NOT_FOUND;
-      if (p.environment.get(processId) === undefined) return SEND_PROCESS_NOT_FOUND;
+      const message = takeForNode(p, nodeId, processId);
+      if (typeof message === "number") return message;
       sendTo(p, processId, message);
       return 0;
     }),
@@ -103,15 +110,9 @@ export const distributedNamespace: HostNamespace<Process> = {
       ["i64", "i64", "i64", "i64"],
       ["i32"],
       (p) => (nodeId: bigint, processId: bigint, waitOnTag: bigint, timeout: bigint) => {
-        checkSendable(p);
-        const message = takeScratch(p);
-        if (!isLocal(nodeId)) return SEND_NODE_NOT_FOUND;
-        if (p.environment.get(processId) === undefined) return SEND_PROCESS_NOT_FOUND;
-        p.checkSignals();
-        sendTo(p, processId, message);
-        const deadline = guestTimeout(timeout);
-        if (deadline === 0n) return TIMEOUT;
-        return awaitArrival(p, [waitOnTag], deadline);
+        const message = takeForNode(p, nodeId, processId);
+        if (typeof message === "number") return message;
+        return sendAndAwaitReply(p, processId, message, waitOnTag, timeout);
       },
     ),
     ...notSupported("lunatic::distributed", {

@@ -63,6 +63,24 @@ export function awaitArrival(
   return process.waitForMessage(tags, timeout, arrivalHandler(process));
 }
 
+/**
+ * The request/reply step of `send_receive_skip_search` (spec §3.6): sends, then waits only for
+ * a message arriving after the send with tag `waitOnTag`; 9027 on timeout.
+ */
+export function sendAndAwaitReply(
+  process: Process,
+  processId: bigint,
+  message: Message,
+  waitOnTag: bigint,
+  timeout: bigint,
+): number | Promise<number> {
+  process.checkSignals();
+  sendTo(process, processId, message);
+  const deadline = guestTimeout(timeout);
+  if (deadline === 0n) return TIMEOUT;
+  return awaitArrival(process, [waitOnTag], deadline);
+}
+
 const ARRIVAL = Symbol("lunatic::message arrival");
 
 /** Puts an arriving message in the scratch slot; made once per process, not per receive. */
@@ -162,14 +180,8 @@ export const messageNamespace: HostNamespace<Process> = {
     send_receive_skip_search: suspendingFn(
       ["i64", "i64", "i64"],
       ["i32"],
-      (p) => (processId: bigint, waitOnTag: bigint, timeout: bigint) => {
-        const message = takeScratch(p);
-        p.checkSignals();
-        sendTo(p, processId, message);
-        const deadline = guestTimeout(timeout);
-        if (deadline === 0n) return TIMEOUT;
-        return awaitArrival(p, [waitOnTag], deadline);
-      },
+      (p) => (processId: bigint, waitOnTag: bigint, timeout: bigint) =>
+        sendAndAwaitReply(p, processId, takeScratch(p), waitOnTag, timeout),
     ),
     receive: suspendingFn(
       ["i32", "i32", "i64"],

@@ -90,6 +90,13 @@ export interface SpawnCall {
   paramsLen: number;
 }
 
+/** Traps unless the caller's config may spawn processes (spec §4.4: a trap, not an error). */
+export function requireSpawnPermission(process: Process): void {
+  if (!process.config.canSpawnProcesses) {
+    trap("Process doesn't have permissions to spawn sub-processes");
+  }
+}
+
 /**
  * `spawn` as spec §2.3 orders its checks: permission, config, module, spawn-time checks and
  * argument decoding trap; only creating the instance reports an error (`{ error }`).
@@ -98,9 +105,7 @@ export function spawnFromGuest(
   process: Process,
   call: SpawnCall,
 ): { processId: number } | { error: string } {
-  if (!process.config.canSpawnProcesses) {
-    trap("Process doesn't have permissions to spawn sub-processes");
-  }
+  requireSpawnPermission(process);
   const config = spawnConfig(process, call.configId);
   const module = spawnModule(process, call.moduleId);
   try {

@@ -70,6 +70,11 @@ function refuseRoot(target: SandboxedPath): void {
   if (target.parts.length === 0) fail(Errno.BUSY);
 }
 
+/** Whether WASI lookup flags ask for the last path component's symlink to be followed. */
+function followsSymlinks(lookupFlags: number): boolean {
+  return (lookupFlags & LookupFlags.SYMLINK_FOLLOW) !== 0;
+}
+
 export function pathOpen(
   process: HostContext,
   dirFd: number,
@@ -94,7 +99,7 @@ export function pathOpen(
       fail(Errno.INVAL);
     }
     // O_CREAT|O_EXCL never follows a final symlink: the link itself makes the name taken.
-    const follow = (lookupFlags & LookupFlags.SYMLINK_FOLLOW) !== 0 && !exclusive;
+    const follow = followsSymlinks(lookupFlags) && !exclusive;
     const path = readGuestPath(process.memory, pathPtr, pathLen);
     const target = resolveInSandbox(dir.root, dir.parts, path, follow);
     const info = lstatOrNull(target.hostPath);
@@ -186,7 +191,7 @@ export function pathFilestatGet(
   statOut: number,
 ): ErrnoCode {
   return withErrno(() => {
-    const follow = (lookupFlags & LookupFlags.SYMLINK_FOLLOW) !== 0;
+    const follow = followsSymlinks(lookupFlags);
     const target = resolveGuestPath(process, fd, pathPtr, pathLen, follow);
     writeFilestat(process.memory, statOut, filestatOf(Deno.lstatSync(target.hostPath)));
   });
@@ -204,7 +209,7 @@ export function pathFilestatSetTimes(
   fstFlags: number,
 ): ErrnoCode {
   return withErrno(() => {
-    const follow = (lookupFlags & LookupFlags.SYMLINK_FOLLOW) !== 0;
+    const follow = followsSymlinks(lookupFlags);
     const path = resolveGuestPath(process, fd, pathPtr, pathLen, follow).hostPath;
     const info = Deno.lstatSync(path);
     if (info.isSymlink) fail(Errno.NOTSUP);
@@ -224,7 +229,7 @@ export function pathLink(
   newPathLen: number,
 ): ErrnoCode {
   return withErrno(() => {
-    const follow = (oldLookupFlags & LookupFlags.SYMLINK_FOLLOW) !== 0;
+    const follow = followsSymlinks(oldLookupFlags);
     const source = resolveGuestPath(process, oldFd, oldPathPtr, oldPathLen, follow);
     const link = resolveGuestPath(process, newFd, newPathPtr, newPathLen, false);
     Deno.linkSync(source.hostPath, link.hostPath);
