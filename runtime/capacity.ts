@@ -127,18 +127,6 @@ export class Capacity {
     }
   }
 
-  /** How many more processes with `maxPages` of memory fit now (for diagnostics). */
-  remaining(maxPages: number): number {
-    const bytes = maxPages * WASM_PAGE + STACK_BYTES;
-    return Math.max(
-      0,
-      Math.min(
-        Math.floor((this.#mapBudget - this.#liveMaps) / MAPS_PER_PROCESS),
-        Math.floor((this.#byteBudget - this.#liveBytes) / bytes),
-      ),
-    );
-  }
-
   #fits(charge: ProcessCharge): boolean {
     return this.#liveMaps + this.#deadMaps + charge.maps <= this.#mapBudget &&
       this.#liveBytes + this.#deadBytes + charge.bytes <= this.#byteBudget;

@@ -231,21 +231,6 @@ export class Process implements HostContext {
   }
 
   /**
-   * Suspends the guest until `register`'s `wake` is called; the value given to `wake` is
-   * what the host call returns. `register` returns what withdraws the wait on a kill. This is
-   * {@link suspend} without intermediate promises, for the message hot path.
-   */
-  suspendUntil<T>(register: (wake: (value: T) => void) => () => void): Promise<T> {
-    this.checkSignals();
-    return new Promise<T>((resolve, reject) => {
-      const wait: Wait = { reject, onAbort: undefined };
-      this.#wait = wait;
-      this.#state = "waiting";
-      wait.onAbort = register((value) => this.#wake(wait, () => resolve(value)));
-    });
-  }
-
-  /**
    * The receive hot path: suspends until the next arriving message matching `tags` (or the
    * timeout), without allocating per wait beyond the promise V8 resumes from. `onArrival`
    * puts the message where the guest will read it and returns the host call's result;

@@ -62,11 +62,6 @@ export class Scheduler {
 
   #resumedDirectly = false;
 
-  /** Number of tasks waiting to run. */
-  get pending(): number {
-    return this.#queue.length - this.#head;
-  }
-
   #drain = (): void => {
     if (this.#sliceExpired()) {
       setImmediate(this.#drainAfterEventLoop);
