@@ -1,11 +1,18 @@
 /**
  * The instrumentation's cost as a robust figure: the compute guest (`bench/guests/compute.c`,
- * clang-14 -O2) run uninstrumented and instrumented alternately, 60 times each after a warm-up,
- * and the ratio of the medians (`deno task bench:overhead`; target: at most 1.15).
- * `bench/instrumentation_bench.ts` shows the same pair under `deno bench`, which is noisier.
+ * clang-14 -O2) run uninstrumented, with plain checks (every function entry and loop iteration)
+ * and instrumented as the runtime does it (small loops unrolled, small leaves charged at their
+ * call sites), in turn, 60 times each after a warm-up; the ratios of the medians to the
+ * original (`deno task bench:overhead`; target: at most 1.15). Each kernel is also timed alone
+ * through its own export. `bench/instrumentation_bench.ts` shows the pair under `deno bench`.
  */
 import { fileURLToPath } from "node:url";
-import { FUEL_GLOBAL_EXPORT, instrument, YIELD_IMPORT } from "../runtime/wasm/instrument.ts";
+import {
+  FUEL_GLOBAL_EXPORT,
+  instrument,
+  type InstrumentOptions,
+  YIELD_IMPORT,
+} from "../runtime/wasm/instrument.ts";
 import { parseModule } from "../runtime/wasm/module_info.ts";
 
 const RUNS = 60;
@@ -34,40 +41,47 @@ function median(values: number[]): number {
 }
 
 const original = await buildCompute();
-const instrumented = instrument(original, parseModule(original)).bytes;
 type Kernel = (rounds: number) => bigint;
-const plain = new WebAssembly.Instance(new WebAssembly.Module(original)).exports;
-const fueled: WebAssembly.Instance = new WebAssembly.Instance(
-  new WebAssembly.Module(instrumented),
-  {
+type Exports = WebAssembly.Exports;
+
+/** The compute guest instrumented with `options`, its counter refilled whenever it runs out. */
+function fueled(options: InstrumentOptions): Exports {
+  const bytes = instrument(original, parseModule(original), options).bytes;
+  const instance: WebAssembly.Instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
     [YIELD_IMPORT.module]: {
       [YIELD_IMPORT.name]: () => {
-        (fueled.exports[FUEL_GLOBAL_EXPORT] as WebAssembly.Global).value = REFILL;
+        (instance.exports[FUEL_GLOBAL_EXPORT] as WebAssembly.Global).value = REFILL;
       },
     },
-  },
-);
+  });
+  return instance.exports;
+}
 
-/** Median time of `rounds` rounds of `name` in each module, run alternately. */
-function measure(name: string, rounds: number): { original: number; instrumented: number } {
-  const a = plain[name] as Kernel;
-  const b = fueled.exports[name] as Kernel;
-  if (a(1) !== b(1)) throw new Error(`the instrumented ${name} computed something else`);
-  for (let i = 0; i < 10; i++) {
-    a(rounds);
-    b(rounds);
+const variants: Exports[] = [
+  new WebAssembly.Instance(new WebAssembly.Module(original)).exports,
+  // Every function entry and every loop iteration checked.
+  fueled({ unrollLoops: false, chargeLeavesAtCallSites: false }),
+  // What the runtime uses: small loops unrolled, small leaves charged at their call sites.
+  fueled({}),
+];
+
+/** Median time of `rounds` rounds of `name` in each variant, run in turn. */
+function measure(name: string, rounds: number): number[] {
+  const kernels = variants.map((exports) => exports[name] as Kernel);
+  const expected = kernels[0](1);
+  for (const kernel of kernels) {
+    if (kernel(1) !== expected) throw new Error(`an instrumented ${name} computed something else`);
   }
-  const originalTimes: number[] = [];
-  const instrumentedTimes: number[] = [];
+  for (let i = 0; i < 10; i++) for (const kernel of kernels) kernel(rounds);
+  const times: number[][] = kernels.map(() => []);
   for (let i = 0; i < RUNS; i++) {
-    let started = performance.now();
-    a(rounds);
-    originalTimes.push(performance.now() - started);
-    started = performance.now();
-    b(rounds);
-    instrumentedTimes.push(performance.now() - started);
+    kernels.forEach((kernel, k) => {
+      const started = performance.now();
+      kernel(rounds);
+      times[k].push(performance.now() - started);
+    });
   }
-  return { original: median(originalTimes), instrumented: median(instrumentedTimes) };
+  return times.map(median);
 }
 
 // The whole mix first (the figure the target applies to), then each kind of code alone.
@@ -76,16 +90,24 @@ const kernels: [string, string, number][] = [
   ["hash", "hashing (xorshift + FNV-1a over 64 KiB)", 20],
   ["nbody_kernel", "n-body, 2,000 steps", 20],
   ["matmul_kernel", "matrix product", 20],
-  ["fib_kernel", "recursive fib(22)", 20],
+  ["fib_kernel", "recursive fib(20..22)", 20],
   ["sort_kernel", "sort through function pointers", 10],
   ["sieve_kernel", "sieve of Eratosthenes", 20],
 ];
-console.log(`median of ${RUNS} alternating runs each, compute.c -O2 (target: at most 1.150)`);
+console.log(
+  `median of ${RUNS} runs of each variant in turn, compute.c -O2; ratio to the original ` +
+    "(target: at most 1.150)",
+);
+console.log(
+  `${"".padEnd(42)} ${"original".padStart(10)}  ${"plain checks".padStart(12)}  ${
+    "instrumented".padStart(12)
+  }`,
+);
 for (const [name, what, rounds] of kernels) {
-  const { original: a, instrumented: b } = measure(name, rounds);
+  const [a, plain, optimized] = measure(name, rounds);
   console.log(
-    `${what.padEnd(42)} original ${a.toFixed(2).padStart(7)} ms  instrumented ${
-      b.toFixed(2).padStart(7)
-    } ms  ratio ${(b / a).toFixed(3)}`,
+    `${what.padEnd(42)} ${(a.toFixed(2) + " ms").padStart(10)}  ${
+      (plain / a).toFixed(3).padStart(12)
+    }  ${(optimized / a).toFixed(3).padStart(12)}`,
   );
 }

@@ -190,14 +190,21 @@ function instantiateBoth(
   return { original, instrumented: meter.instance, meter, result, info };
 }
 
-/** {@link instantiateBoth}, after {@link assertOnlyChecksAdded}. */
+/** Instrumentation without unrolling and without leaving leaf checks out. */
+const PLAIN: InstrumentOptions = { unrollLoops: false, chargeLeavesAtCallSites: false };
+
+/**
+ * {@link instantiateBoth}, after {@link assertOnlyChecksAdded} on the plain instrumentation
+ * (the default one differs from it only by unrolled loops and leaves without checks, which the
+ * same calls on both instances cover).
+ */
 async function checkedBoth(
   bytes: Uint8Array,
   makeImports?: () => WebAssembly.Imports,
   options?: Parameters<typeof instantiateBoth>[2],
 ): Promise<Both> {
   const both = instantiateBoth(bytes, makeImports, options);
-  await assertOnlyChecksAdded(bytes, both.result);
+  await assertOnlyChecksAdded(bytes, instrument(bytes, parseModule(bytes), PLAIN));
   return both;
 }
 
@@ -351,7 +358,11 @@ Deno.test("instrument adds the out_of_fuel import, the fuel global and its expor
   assert.equal((fuel.instance.exports.a as () => number)(), 42);
   assert.equal(fCalls, 1);
   assert.equal(fuel.calls, 1, "the first check point found the counter empty");
-  assert.ok((global.value as bigint) < 100n && (global.value as bigint) > 90n);
+  assert.equal(
+    global.value,
+    100n,
+    "a's entry check paid for the small leaf $b: no check of its own",
+  );
   global.value = -5n; // the counter is mutable from the host
   assert.equal(global.value, -5n);
 });
@@ -395,7 +406,7 @@ Deno.test("instrument refuses a module that already exports the fuel counter's n
 });
 
 Deno.test("initialFuel sets the counter's starting value", async () => {
-  const bytes = await wat(`(module (func (export "f")))`);
+  const bytes = await wat(`(module (func $leaf) (func (export "f") (call $leaf)))`);
   const result = instrument(bytes, parseModule(bytes), { initialFuel: 1234n });
   const meter = new FuelMeter(1n);
   meter.instance = new WebAssembly.Instance(new WebAssembly.Module(result.bytes), {
@@ -403,7 +414,7 @@ Deno.test("initialFuel sets the counter's starting value", async () => {
   });
   assert.equal(meter.global.value, 1234n);
   (meter.instance.exports.f as () => void)();
-  assert.equal(meter.global.value, 1233n, "an empty function costs 1");
+  assert.equal(meter.global.value, 1232n, "the call costs 1, and the empty leaf 1 more");
   assert.equal(meter.calls, 0);
 });
 
@@ -1164,7 +1175,7 @@ Deno.test("every check's if is hinted unlikely, and the guest's own branch hints
   for (const guestHints of [true, false]) {
     const bytes = await wat(guestHints ? source : source.replace(/\(@metadata[^)]*\)/g, ""));
     const info = parseModule(bytes);
-    const result = instrument(bytes, info);
+    const result = instrument(bytes, info, PLAIN);
     const hints = branchHints(result.bytes);
     const originalHints = guestHints ? branchHints(bytes) : new Map<number, number[]>();
     assert.deepEqual([...hints.keys()], [1, 2]);
@@ -1191,6 +1202,179 @@ Deno.test("every check's if is hinted unlikely, and the guest's own branch hints
     }
     const both = await checkedBoth(bytes);
     sameCalls(both, [["f", 0], ["f", 10]]);
+  }
+});
+
+// --- unrolled loops and small leaves ----------------------------------------------------------
+
+/** A module of loops that leave, continue and return in every way a loop can. */
+const LOOPS_WAT = `(module
+  (tag $oops (param i32))
+  (memory 1)
+  ;; A plain counted loop.
+  (func (export "sum") (param $n i32) (result i32) (local $i i32) (local $acc i32)
+    (loop $l
+      (local.set $acc (i32.add (local.get $acc) (local.get $i)))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (local.get $acc))
+  ;; Leaves by a branch to an outer block, to the function, by return, or falls through.
+  (func (export "exits") (param $n i32) (param $how i32) (result i32) (local $i i32)
+    (block $out
+      (loop $l
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $out (i32.and (i32.eq (local.get $how) (i32.const 0)) (i32.eq (local.get $i) (local.get $n))))
+        (if (i32.and (i32.eq (local.get $how) (i32.const 1)) (i32.eq (local.get $i) (local.get $n)))
+          (then (return (i32.const -1))))
+        (if (i32.and (i32.eq (local.get $how) (i32.const 2)) (i32.eq (local.get $i) (local.get $n)))
+          (then (br 3 (i32.const 7)))) ;; to the function's label
+        (br_if $l (i32.ne (local.get $i) (local.get $n)))))
+    (i32.add (local.get $i) (i32.const 1000)))
+  ;; br_table to a block inside the loop, the loop and a block outside.
+  (func (export "table") (param $n i32) (result i32) (local $i i32) (local $acc i32)
+    (block $done
+      (loop $l
+        (block $skip
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_table $skip $l $done $skip
+            (select (i32.rem_u (local.get $i) (i32.const 3)) (i32.const 2)
+              (i32.lt_u (local.get $i) (local.get $n)))))
+        (local.set $acc (i32.add (local.get $acc) (local.get $i)))
+        (br_if $l (i32.lt_u (local.get $i) (local.get $n)))))
+    (i32.add (local.get $acc) (i32.const 100000)))
+  ;; A loop with a result that falls through with it.
+  (func (export "result") (param $n i32) (result i32) (local $i i32)
+    (loop $l (result i32)
+      (local.set $i (i32.add (local.get $i) (i32.const 3)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n)))
+      (i32.mul (local.get $i) (i32.const 2))))
+  ;; Nested small loops, with a branch from the inner one to the outer one.
+  (func (export "nested") (param $n i32) (result i32) (local $i i32) (local $j i32) (local $acc i32)
+    (loop $outer
+      (local.set $j (i32.const 0))
+      (loop $inner
+        (local.set $acc (i32.add (local.get $acc) (i32.mul (local.get $i) (local.get $j))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br_if $outer (i32.and (i32.eq (local.get $j) (i32.const 5))
+          (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+        (br_if $inner (i32.lt_u (local.get $j) (local.get $i)))))
+    (local.get $acc))
+  ;; A loop with parameters (a type index block type) is left as it is.
+  (func (export "params") (param $n i32) (result i32)
+    (i32.const 0)
+    (loop $l (param i32) (result i32)
+      (i32.add (i32.const 1))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $l (i32.gt_s (local.get $n) (i32.const 0)))))
+  ;; A loop that catches (exception handling keeps it from being unrolled).
+  (func (export "catching") (param $n i32) (result i32) (local $i i32) (local $caught i32)
+    (loop $l
+      (try (do (if (i32.eq (i32.rem_u (local.get $i) (i32.const 4)) (i32.const 0))
+                 (then (throw $oops (local.get $i)))))
+           (catch $oops (local.set $caught (i32.add (local.get $caught) (i32.const 1))) (drop)))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (local.get $caught))
+  ;; Memory traffic, to check the copies store and load in the same order.
+  (func (export "bytes") (param $n i32) (result i32) (local $i i32) (local $h i32)
+    (loop $l
+      (i32.store8 (local.get $i) (i32.mul (local.get $i) (i32.const 31)))
+      (local.set $h (i32.add (i32.mul (local.get $h) (i32.const 33)) (i32.load8_u (local.get $i))))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (local.get $h)))`;
+
+Deno.test("unrolled loops leave, continue, return and branch past as the original ones do", async () => {
+  const bytes = await wat(LOOPS_WAT);
+  const both = await checkedBoth(bytes, () => ({}), { refill: 50n });
+  const calls: [string, ...unknown[]][] = [];
+  for (const n of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 100, 1001]) {
+    for (const name of ["sum", "table", "result", "nested", "params", "catching", "bytes"]) {
+      calls.push([name, n]);
+    }
+    // (n = 0 would count through all 2^32 values of i.)
+    if (n > 0) { for (const how of [0, 1, 2, 3]) calls.push(["exits", n, how]); }
+  }
+  const results = sameCalls(both, calls);
+  assert.ok(results.every((r) => "value" in r), "no call traps");
+  assert.ok(both.meter.calls > 100, "the small refill made the checks call out_of_fuel");
+});
+
+Deno.test("a small loop becomes 4 copies under one check, and fuel still counts its work", async () => {
+  const source = `(module
+    (func (export "count") (param $n i32) (result i32) (local $i i32)
+      (loop $l
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (@metadata.code.branch_hint "\\01")
+        (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+      (local.get $i)))`;
+  const bytes = await wat(source);
+  const result = instrument(bytes, parseModule(bytes));
+  const lines = functionLines(await wasm2wat(result.bytes));
+  const count = (text: string) => lines.filter((line) => line === text).length;
+  assert.equal(count("loop  ;; label = @2"), 1, "one loop");
+  assert.equal(count("i32.lt_u"), 4, "four copies of its body");
+  assert.equal(count("i64.lt_s"), 2, "two checks: the function entry and the loop header");
+  const hints = branchHints(result.bytes).get(1)!;
+  const values = hints.filter((_, j) => j % 2 === 1);
+  assert.deepEqual(values.sort(), [0, 0, 1, 1, 1, 1], "the guest's hint is in every copy");
+
+  const { instrumented, original, meter } = instantiateBoth(bytes, () => ({}), { refill: 1000n });
+  const run = instrumented.exports.count as (n: number) => number;
+  for (const n of [1, 2, 3, 4, 5, 1000, 100_001]) {
+    assert.equal(run(n), (original.exports.count as (n: number) => number)(n));
+  }
+  // 8 instructions per iteration; the check charges 4 iterations at a time.
+  const { consumed } = meter.measure(() => run(1_000_000));
+  const perIteration = Number(consumed) / 1_000_000;
+  assert.ok(perIteration >= 8 && perIteration < 8.01, `${perIteration} per iteration`);
+});
+
+Deno.test("small leaves have no entry check; their callers pay for them, directly or through a table", async () => {
+  const bytes = await wat(`(module
+    (type $unary (func (param i32) (result i32)))
+    (table 2 funcref)
+    (elem (i32.const 0) $inc $dec)
+    (func $inc (type $unary) (i32.add (local.get 0) (i32.const 1)))
+    (func $dec (type $unary) (i32.sub (local.get 0) (i32.const 1)))
+    (func $big (param i32) (result i32)
+      ${"(local.set 0 (i32.add (local.get 0) (i32.const 1)))".repeat(10)}
+      (local.get 0))
+    (func (export "direct") (param $n i32) (result i32) (local $acc i32)
+      (loop $l
+        (local.set $acc (call $inc (local.get $acc)))
+        (br_if $l (i32.lt_u (local.get $acc) (local.get $n))))
+      (local.get $acc))
+    (func (export "indirect") (param $n i32) (result i32) (local $acc i32)
+      (loop $l
+        (local.set $acc (call_indirect (type $unary) (local.get $acc) (i32.const 0)))
+        (br_if $l (i32.lt_u (local.get $acc) (local.get $n))))
+      (local.get $acc))
+    (func (export "big") (param i32) (result i32) (call $big (local.get 0))))`);
+  const result = instrument(bytes, parseModule(bytes));
+  const lines = functionLines(await wasm2wat(result.bytes));
+  const checksIn = (name: string) => {
+    const start = lines.findIndex((line) => line.startsWith(`(func ${name}`));
+    let end = start + 1;
+    while (end < lines.length && !lines[end].startsWith("(func ")) end++;
+    return lines.slice(start, end).filter((line) => line === "i64.lt_s").length;
+  };
+  assert.equal(checksIn("$inc"), 0, "a 3-instruction leaf");
+  assert.equal(checksIn("$dec"), 0);
+  assert.equal(checksIn("$big"), 1, "a 31-instruction leaf keeps its check");
+
+  const plain = instrument(bytes, parseModule(bytes), PLAIN).bytes;
+  const both = instantiateBoth(bytes, () => ({}), { refill: 100_000n });
+  const reference = new FuelMeter(100_000n);
+  reference.instance = new WebAssembly.Instance(new WebAssembly.Module(plain), {
+    [YIELD_IMPORT.module]: { [YIELD_IMPORT.name]: reference.outOfFuel },
+  });
+  for (const name of ["direct", "indirect", "big"]) {
+    const call = (meter: FuelMeter) =>
+      meter.measure(() => (meter.instance!.exports[name] as (n: number) => number)(100_000));
+    const optimized = call(both.meter);
+    const checked = call(reference);
+    assert.equal(optimized.result, checked.result);
+    const ratio = Number(optimized.consumed) / Number(checked.consumed);
+    // Calls charge the same as the leaf's own check did; unrolling charges whole copies.
+    assert.ok(ratio >= 1 && ratio < 1.01, `${name}: ${optimized.consumed} vs ${checked.consumed}`);
   }
 });
 
@@ -1404,7 +1588,7 @@ for (const level of ["-O0", "-O2"]) {
     assert.deepEqual(actual, expected);
     assert.equal(expected.code, 3);
     assert.ok(both.meter.calls > 10, `${both.meter.calls} out_of_fuel calls`);
-    await assertOnlyChecksAdded(bytes, both.result);
+    await assertOnlyChecksAdded(bytes, instrument(bytes, parseModule(bytes), PLAIN));
   });
 }
 
@@ -1423,7 +1607,7 @@ for (const level of ["-O0", "-O2"]) {
     const results = sameCalls(both, [["run", 1]]);
     assert.equal(typeof (results[0] as { value: unknown }).value, "bigint");
     assert.ok(both.meter.calls > 20);
-    await assertOnlyChecksAdded(bytes, both.result);
+    await assertOnlyChecksAdded(bytes, instrument(bytes, parseModule(bytes), PLAIN));
   });
 }
 

@@ -15,20 +15,30 @@
  * and every such `if` is marked unlikely in a `metadata.code.branch_hint` section (merged with
  * the guest's own hints, whose offsets move with their code), which V8's optimizing tier uses
  * to keep the call out of the hot path: measured on a compute-heavy C guest, the hints halve
- * the overhead (from ~25% to ~12%). What remains is mostly the counter's load and store in
- * every loop iteration.
+ * the overhead (from ~25% to ~12%).
  *
  * COST counts the instructions from the check point to the next one along the straight line:
  * at function entry the body's instructions outside any loop, at a loop header the loop's
  * instructions outside its nested loops (both arms of an `if` are counted), at least 1. As in
  * wasmtime, `nop`, `drop`, `block`, `loop`, `unreachable`, `return`, `else` and `end` are free.
  *
+ * Two changes keep the checks off the hottest paths (BENCHMARKS.md has what each gained):
+ * - **Unrolling.** A loop whose iteration costs at most UNROLL_MAX_COST outside its nested loops
+ *   is emitted as 4 (or 2) copies of its body under one check of 4 (or 2) × COST, so a tight
+ *   loop pays for the counter a quarter as often. A check's subtract, compare and branch in a
+ *   5-instruction loop otherwise cost 50%.
+ * - **Small leaves.** A function with no loop and no call, of at most LEAF_MAX_COST
+ *   instructions, has no entry check (it cannot run long); a direct call to it adds its cost to
+ *   the caller's check point, and every indirect call adds the costliest such leaf's cost.
+ * Fuel stays an upper bound of the work done: unrolled checks and indirect calls charge the
+ * most an iteration or a small callee can cost.
+
  * The added import is the last function import, so every defined function's index grows by
  * one; every reference to one (calls, `ref.func` in code, globals, table initializers and
  * element segments, function indices in element segments, exports, the start function, and the
- * function, local and label names of the name section) is renumbered. The fuel global is the last global, so no global
- * index changes. Only the sections that change are re-encoded ({@link rewriteSections}); in
- * function bodies only the instrumented code changes, local declarations are copied as they are.
+ * function, local and label names of the name section) is renumbered. The fuel global is the
+ * last global, so no global index changes. Only the sections that change are re-encoded
+ * ({@link rewriteSections}); in function bodies local declarations are copied as they are.
  *
  * The walker decodes every instruction V8 accepts by default: MVP, sign extension, saturating
  * conversions, bulk memory, reference types, typed function references, GC, multi-value,
@@ -62,6 +72,16 @@ export interface InstrumentOptions {
    * `out_of_fuel` at every check point until it returns, unless `initialFuel` covers it.
    */
   initialFuel?: bigint;
+  /**
+   * Unroll small loops so that one check covers several iterations (default true). Off, every
+   * loop iteration is checked: the plain form, against which tests compare the walker's edits.
+   */
+  unrollLoops?: boolean;
+  /**
+   * Leave out the entry check of small leaf functions and charge their cost at their call
+   * sites (default true). Off, every function has an entry check.
+   */
+  chargeLeavesAtCallSites?: boolean;
 }
 
 /**
@@ -99,6 +119,8 @@ export function instrument(
   }
 
   const ctx = new Context(bytes, imported, fuelGlobal, imported);
+  ctx.unroll = options.unrollLoops ?? true;
+  ctx.chargeLeaves = options.chargeLeavesAtCallSites ?? true;
   const newType = Uint8Array.of(0x60, 0x00, 0x00);
   const newImport = new ByteWriter(40).name(YIELD_IMPORT.module).name(YIELD_IMPORT.name)
     .u8(0x00).u32(yieldType).finish();
@@ -261,11 +283,6 @@ function u32Size(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
 }
 
-/** Bytes of the signed LEB128 encoding of a non-negative `n` (n < 2^34). */
-function positiveS64Size(n: number): number {
-  return n < 0x40 ? 1 : n < 0x2000 ? 2 : n < 0x100000 ? 3 : n < 0x8000000 ? 4 : 5;
-}
-
 // --- the output buffer ----------------------------------------------------------------------
 
 /** A growable output buffer with the few encodings the code rewriter needs. */
@@ -297,6 +314,11 @@ class Out {
     }
     buf[len++] = value;
     this.len = len;
+  }
+
+  /** One byte (space must be reserved). */
+  u8(value: number): void {
+    this.buf[this.len++] = value;
   }
 
   /** Signed LEB128 of a non-negative `value` below 2^31 (space must be reserved). */
@@ -349,6 +371,37 @@ class Context {
   hintCount = 0;
   /** The LEB128 `u32At` read ends here. */
   next = 0;
+  /** {@link InstrumentOptions.unrollLoops} */
+  unroll = true;
+  /** {@link InstrumentOptions.chargeLeavesAtCallSites} */
+  chargeLeaves = true;
+  /**
+   * The open loops, innermost last, as [edit reserved for unrolling (-1: cannot be unrolled),
+   * body offset, block index, bytes its unrolled nested loops add, offset] quintuples.
+   */
+  loops = new Int32Array(5 * 16);
+  loopCount = 0;
+  /** Loops to unroll: [body offset, offset of its end, check point, block index, copies]. */
+  unrolls = new Int32Array(5 * 16);
+  unrollCount = 0;
+  /** Labels inside loops: [label, depth of the branch] pairs. */
+  labels = new Int32Array(2 * 64);
+  labelCount = 0;
+  /** The function index `funcIndexAt` read last (before renumbering). */
+  lastIndex = 0;
+  /** Whether the body being walked calls anything (directly, indirectly or by reference). */
+  sawCall = false;
+  /**
+   * Per defined function: the cost charged at its call sites if it runs without an entry check
+   * (a small leaf), else -1. All -1 while bodies are first classified.
+   */
+  leafCost: Int32Array = new Int32Array(0);
+  /** What every call through a table or a reference is charged: the costliest small leaf. */
+  indirectCharge = 0;
+  /** Of the body's local declarations (read by `skipLocals`): group count, where the groups start, and how many locals they declare. */
+  localGroups = 0;
+  localGroupsAt = 0;
+  localCount = 0;
   /** What is being walked, for error messages: a section, or (if >= 0) a function's body. */
   where = "";
   whereFunction = -1;
@@ -363,6 +416,82 @@ class Context {
   reset(): void {
     this.editCount = 0;
     this.checkpointCount = 0;
+    this.sawCall = false;
+    this.loopCount = 0;
+    this.labelCount = 0;
+    this.unrollCount = 0;
+  }
+
+  /**
+   * A loop opens at `at`, its body at `bodyAt`, as block number `index` (its depth): reserves
+   * the edit that unrolls it, if its block type lets it be unrolled (no parameters).
+   */
+  openLoop(at: number, bodyAt: number, index: number): void {
+    const blockType = this.bytes[at + 1];
+    const unrollable = this.unroll &&
+      (blockType === 0x40 || (blockType >= 0x6f && blockType <= 0x7f));
+    let loops = this.loops;
+    const top = 5 * this.loopCount++;
+    if (top + 5 > loops.length) {
+      const grown = new Int32Array(loops.length * 2);
+      grown.set(loops);
+      this.loops = loops = grown;
+    }
+    loops[top] = unrollable ? this.editCount : -1;
+    loops[top + 1] = bodyAt;
+    loops[top + 2] = index;
+    loops[top + 3] = 0;
+    loops[top + 4] = at;
+    if (unrollable) this.addEdit(at, at, NO_EDIT);
+  }
+
+  /**
+   * The innermost open loop ends with the `end` at `endAt`, having cost `cost` per iteration
+   * outside its nested loops: unrolls it if it is cheap and small.
+   */
+  closeLoop(endAt: number, checkpoint: number, cost: number): void {
+    const loops = this.loops;
+    const top = 5 * --this.loopCount;
+    const loopAt = loops[top + 4];
+    const edit = loops[top];
+    const bodyAt = loops[top + 1];
+    let growth = loops[top + 3];
+    if (edit >= 0 && cost <= UNROLL_MAX_COST) {
+      const copies = unrollFactor(cost);
+      const unrolled = copies * (endAt - bodyAt + growth + 3) + CHECK_BYTES +
+        2 * (bodyAt - loopAt) + 2;
+      if (unrolled <= UNROLL_MAX_BYTES) {
+        const id = this.unrollCount++;
+        if (5 * id + 5 > this.unrolls.length) {
+          const grown = new Int32Array(this.unrolls.length * 2);
+          grown.set(this.unrolls);
+          this.unrolls = grown;
+        }
+        this.unrolls.set([bodyAt, endAt, checkpoint, loops[top + 2], copies], 5 * id);
+        this.edits[3 * edit + 1] = endAt + 1;
+        this.edits[3 * edit + 2] = UNROLL_EDIT - id;
+        growth = unrolled - (endAt + 1 - loopAt);
+      }
+    }
+    if (this.loopCount > 0) loops[top - 5 + 3] += growth;
+  }
+
+  /** None of the open loops can be unrolled (they hold an instruction it cannot renumber). */
+  blockUnrolling(): void {
+    for (let i = 0; i < this.loopCount; i++) this.loops[5 * i] = -1;
+  }
+
+  /** The label at [offset, end): `label` as it is, in a branch `depth` blocks deep. */
+  addLabelEdit(offset: number, end: number, label: number, depth: number): void {
+    const id = this.labelCount++;
+    if (2 * id + 2 > this.labels.length) {
+      const grown = new Int32Array(this.labels.length * 2);
+      grown.set(this.labels);
+      this.labels = grown;
+    }
+    this.labels[2 * id] = label;
+    this.labels[2 * id + 1] = depth;
+    this.addEdit(offset, end, LABEL_EDIT - id);
   }
 
   addEdit(offset: number, end: number, value: number): void {
@@ -409,6 +538,7 @@ class Context {
   funcIndexAt(pos: number): number {
     const index = this.u32At(pos);
     const end = this.next;
+    this.lastIndex = index;
     if (index >= this.imported) this.addEdit(pos, end, index + 1);
     return end;
   }
@@ -482,6 +612,10 @@ const PREFIX_GC = 17;
 const PREFIX_MISC = 18;
 const PREFIX_SIMD = 19;
 const PREFIX_ATOMIC = 20;
+/** `br`, `br_if`, `br_on_null`, `br_on_non_null`: a label, cost 1. */
+const BRANCH = 21;
+/** `call_ref`, `return_call_ref`: a type index, cost 1. */
+const CALL_REF = 22;
 
 const OPCODE_CLASS = new Uint8Array(256);
 {
@@ -498,11 +632,11 @@ const OPCODE_CLASS = new Uint8Array(256);
   set(LEB, 0x07, 0x08, 0x09); // catch throw rethrow
   set(PLAIN, 0x0a, 0x19, 0x1b); // throw_ref catch_all select
   set(END, 0x0b);
-  set(LEB, 0x0c, 0x0d); // br br_if
+  set(BRANCH, 0x0c, 0x0d); // br br_if
   set(BR_TABLE, 0x0e);
   set(FUNC, 0x10, 0x12, 0xd2); // call return_call ref.func
   set(LEB2, 0x11, 0x13); // call_indirect return_call_indirect
-  set(LEB, 0x14, 0x15); // call_ref return_call_ref
+  set(CALL_REF, 0x14, 0x15); // call_ref return_call_ref
   set(DELEGATE, 0x18);
   set(SELECT_TYPED, 0x1c);
   set(TRY_TABLE, 0x1f);
@@ -515,12 +649,19 @@ const OPCODE_CLASS = new Uint8Array(256);
   range(PLAIN, 0x45, 0xc4); // numeric instructions and sign extension
   set(LEB, 0xd0); // ref.null heap type
   set(PLAIN, 0xd1, 0xd3, 0xd4); // ref.is_null ref.eq ref.as_non_null
-  set(LEB, 0xd5, 0xd6); // br_on_null br_on_non_null
+  set(BRANCH, 0xd5, 0xd6); // br_on_null br_on_non_null
   set(PREFIX_GC, 0xfb);
   set(PREFIX_MISC, 0xfc);
   set(PREFIX_SIMD, 0xfd);
   set(PREFIX_ATOMIC, 0xfe);
 }
+
+/**
+ * Opcodes that keep a loop from being unrolled: exception handling, whose labels and catch
+ * depths the unrolling does not renumber.
+ */
+const NOT_UNROLLED = new Uint8Array(256);
+for (const op of [0x06, 0x07, 0x09, 0x18, 0x19, 0x1f]) NOT_UNROLLED[op] = 1;
 
 // SIMD (0xfd) sub-opcodes: their immediates.
 const SIMD_INVALID = 0;
@@ -596,6 +737,7 @@ function walk(ctx: Context, pos: number, limit: number, instrumented: boolean): 
     }
     const at = pos;
     const opcode = bytes[pos++];
+    if (NOT_UNROLLED[opcode] !== 0) ctx.blockUnrolling();
     switch (OPCODE_CLASS[opcode]) {
       case PLAIN:
         cost++;
@@ -616,6 +758,7 @@ function walk(ctx: Context, pos: number, limit: number, instrumented: boolean): 
         const outer = ctx.control[--depth];
         if (outer >= 0) {
           // The end of a loop: back to the enclosing check point.
+          ctx.closeLoop(at, checkpoint, ctx.costs[checkpoint] + cost);
           ctx.costs[checkpoint] += cost;
           cost = 0;
           checkpoint = outer;
@@ -626,7 +769,37 @@ function walk(ctx: Context, pos: number, limit: number, instrumented: boolean): 
         break;
       case FUNC:
         cost++;
+        if (opcode === 0xd2 || checkpoint < 0) {
+          pos = ctx.funcIndexAt(pos); // ref.func, or a constant expression
+          break;
+        }
+        ctx.sawCall = true;
         pos = ctx.funcIndexAt(pos);
+        if (ctx.lastIndex >= ctx.imported) {
+          const leaf = ctx.leafCost[ctx.lastIndex - ctx.imported] ?? -1;
+          if (leaf > 0) cost += leaf;
+        }
+        break;
+      case BRANCH: {
+        cost++;
+        const label = ctx.u32At(pos);
+        if (ctx.loopCount > 0) {
+          if (opcode >= 0xd5) {
+            ctx.blockUnrolling(); // br_on_null, br_on_non_null: not renumbered
+          } else {
+            ctx.addLabelEdit(pos, ctx.next, label, depth);
+          }
+        }
+        pos = ctx.next;
+        break;
+      }
+      case CALL_REF:
+        cost++;
+        pos = skipLeb(bytes, pos);
+        if (checkpoint >= 0) {
+          ctx.sawCall = true;
+          cost += ctx.indirectCharge;
+        }
         break;
       case BLOCK:
         pos = skipBlockType(bytes, pos);
@@ -642,15 +815,20 @@ function walk(ctx: Context, pos: number, limit: number, instrumented: boolean): 
         if (instrumented) {
           ctx.costs[checkpoint] += cost;
           cost = 0;
+          ctx.openLoop(at, pos, depth);
           depth = pushControl(ctx, depth, checkpoint);
           checkpoint = ctx.addCheckpoint(pos);
         } else {
           depth = pushControl(ctx, depth, -1);
         }
         break;
-      case LEB2:
+      case LEB2: // call_indirect, return_call_indirect
         cost++;
         pos = skipLeb(bytes, skipLeb(bytes, pos));
+        if (checkpoint >= 0) {
+          ctx.sawCall = true;
+          cost += ctx.indirectCharge;
+        }
         break;
       case BYTES4:
         cost++;
@@ -664,7 +842,11 @@ function walk(ctx: Context, pos: number, limit: number, instrumented: boolean): 
         cost++;
         const count = ctx.u32At(pos);
         pos = ctx.next;
-        for (let i = 0; i <= count && pos < limit; i++) pos = skipLeb(bytes, pos);
+        for (let i = 0; i <= count && pos < limit; i++) {
+          const label = ctx.u32At(pos);
+          if (ctx.loopCount > 0) ctx.addLabelEdit(pos, ctx.next, label, depth);
+          pos = ctx.next;
+        }
         break;
       }
       case SELECT_TYPED: {
@@ -697,6 +879,8 @@ function walk(ctx: Context, pos: number, limit: number, instrumented: boolean): 
         break;
       case PREFIX_GC:
         cost++;
+        // br_on_cast, br_on_cast_fail: labels not renumbered, so no unrolling.
+        if (bytes[pos] === 24 || bytes[pos] === 25) ctx.blockUnrolling();
         pos = skipGcInstruction(ctx, pos, at);
         break;
       case PREFIX_MISC:
@@ -828,35 +1012,44 @@ function skipAtomicInstruction(ctx: Context, pos: number, at: number): number {
 
 // --- applying edits -------------------------------------------------------------------------
 
+// Edit values below 0 that are not check points (those are -1 - id, id < 2^28).
+/** A reserved edit that does nothing (a loop that was not unrolled). */
+const NO_EDIT = -0x7fffffff;
+/** `LABEL_EDIT - id`: the label `id` of `Context.labels`, renumbered in unrolled copies. */
+const LABEL_EDIT = -0x10000000;
+/** `UNROLL_EDIT - id`: the loop `id` of `Context.unrolls`, replaced by its unrolled form. */
+const UNROLL_EDIT = -0x20000000;
+
 /**
- * The check sequence, split around its cost: `global.get F; i64.const` before,
- * `i64.sub; global.set F; global.get F; i64.const 0; i64.lt_s; if; call Y; end` after.
- * `ifAt` is the offset of the `if` in `after`.
+ * A leaf function (no loop, no call) of at most this many instructions runs without an entry
+ * check; its callers pay for it: a direct call adds its cost to the caller's check point, and
+ * every call through a table or a reference adds the costliest such leaf's cost.
  */
-interface CheckTemplate {
-  before: Uint8Array;
-  after: Uint8Array;
-  ifAt: number;
+const LEAF_MAX_COST = 16;
+
+/** Loops of at most this cost per iteration (outside their nested loops) are unrolled. */
+const UNROLL_MAX_COST = 80;
+
+/** ...if their unrolled form (nested loops unrolled too) takes at most this many bytes. */
+const UNROLL_MAX_BYTES = 1024;
+
+/** The bytes of a check (with a cost and indices of up to 2 bytes each). */
+const CHECK_BYTES = 22;
+
+/**
+ * How many copies of an innermost loop's body of cost `cost` one check covers: enough that
+ * the check's ~5 instructions stay under ~8% of what they cover.
+ */
+function unrollFactor(cost: number): number {
+  return cost <= 20 ? 4 : 2;
 }
 
-function checkTemplate(fuelGlobal: number, yieldFunction: number): CheckTemplate {
-  const before = new ByteWriter(8).u8(0x23).u32(fuelGlobal).u8(0x42).finish();
-  const head = new ByteWriter(24).u8(0x7d).u8(0x24).u32(fuelGlobal).u8(0x23).u32(fuelGlobal)
-    .u8(0x42).u8(0x00).u8(0x53).finish();
-  const after = new ByteWriter(32).bytes(head).u8(0x04).u8(0x40).u8(0x10).u32(yieldFunction)
-    .u8(0x0b).finish();
-  return { before, after, ifAt: head.length };
-}
-
-/** The size change that the recorded edits make. */
-function editsGrowth(ctx: Context, checkSize: number): number {
-  const { edits, costs } = ctx;
+/** The size change that the recorded function-index edits make (no check points). */
+function indexEditsGrowth(ctx: Context): number {
+  const edits = ctx.edits;
   let growth = 0;
   for (let i = 0, n = ctx.editCount * 3; i < n; i += 3) {
-    const value = edits[i + 2];
-    growth += value >= 0
-      ? u32Size(value) - (edits[i + 1] - edits[i])
-      : checkSize + positiveS64Size(Math.max(1, costs[-value - 1]));
+    growth += u32Size(edits[i + 2]) - (edits[i + 1] - edits[i]);
   }
   return growth;
 }
@@ -894,6 +1087,9 @@ interface CodeRewrite {
  * unlikely (which lets V8 move the call out of the hot path: measured, it halves the
  * overhead) merged with the guest's own hints (`guestHints`, by function index, with offsets
  * from the start of the body), moved to where their instructions now are.
+ *
+ * Two passes: the first finds the small leaf functions (their callers pay for them), the
+ * second walks each body again with those charges and emits it.
  */
 function rewriteCode(
   ctx: Context,
@@ -902,32 +1098,40 @@ function rewriteCode(
   end: number,
   guestHints: Map<number, number[]> | null,
 ): CodeRewrite {
-  const template = checkTemplate(ctx.fuelGlobal, ctx.yieldFunction);
-  const checkSize = template.before.length + template.after.length;
   const bodies = info.codeBodies;
+  const imported = info.importedFunctionCount;
+  const leafCost = new Int32Array(bodies.length).fill(-1);
+  let indirectCharge = 0;
+  for (let i = 0; i < bodies.length && ctx.chargeLeaves; i++) {
+    ctx.reset();
+    ctx.whereFunction = imported + i;
+    walkBody(ctx, bodies[i]);
+    if (ctx.checkpointCount === 1 && !ctx.sawCall && ctx.costs[0] <= LEAF_MAX_COST) {
+      leafCost[i] = Math.max(1, ctx.costs[0]);
+      indirectCharge = Math.max(indirectCharge, leafCost[i]);
+    }
+  }
+  ctx.leafCost = leafCost;
+  ctx.indirectCharge = indirectCharge;
+
   const offsets = new Int32Array(bodies.length * 2);
   const out = new Out(Math.ceil((end - start) * 1.3) + 64);
+  const emitter = new BodyEmitter(ctx);
   out.reserve(5);
   out.u32(bodies.length);
   const hints = new Out(bodies.length * 8 + 64);
   let hintedFunctions = 0;
   for (let i = 0; i < bodies.length; i++) {
-    const body = bodies[i];
-    const index = info.importedFunctionCount + i;
+    const index = imported + i;
     ctx.reset();
     ctx.whereFunction = index;
-    const codeStart = skipLocals(ctx, body.start, body.end);
-    const codeEnd = walk(ctx, codeStart, body.end, true);
-    if (codeEnd !== body.end) {
-      ctx.fail(`${body.end - codeEnd} bytes after the end of the function body`, codeEnd);
-    }
-    const size = body.end - body.start + editsGrowth(ctx, checkSize);
-    out.reserve(size + 5);
-    out.u32(size);
+    const codeStart = walkBody(ctx, bodies[i]);
+    const body = emitter.emit(bodies[i], codeStart, leafCost[i] >= 0, guestHints?.get(index));
+    out.reserve(body.len + 5);
+    out.u32(body.len);
     offsets[2 * i] = out.len;
-    emitBody(ctx, out, body.start, body.end, template, guestHints?.get(index) ?? null);
+    out.copy(body.buf, 0, body.len);
     offsets[2 * i + 1] = out.len;
-    if (out.len - offsets[2 * i] !== size) throw new Error("instrumented body size mismatch");
     const pairs = ctx.hintCount;
     if (pairs > 0) {
       hintedFunctions++;
@@ -943,51 +1147,182 @@ function rewriteCode(
     }
   }
   ctx.whereFunction = -1;
+  ctx.reset();
   const hintSection = new ByteWriter(hints.len + 40).name(BRANCH_HINT_SECTION)
     .u32(hintedFunctions).bytes(hints.finish()).finish();
   return { content: out.finish(), offsets, hints: hintSection, hintedFunctions };
 }
 
+/** Walks one function body, recording its edits and check points; returns where code starts. */
+function walkBody(ctx: Context, body: { start: number; end: number }): number {
+  const codeStart = skipLocals(ctx, body.start, body.end);
+  const codeEnd = walk(ctx, codeStart, body.end, true);
+  if (codeEnd !== body.end) {
+    ctx.fail(`${body.end - codeEnd} bytes after the end of the function body`, codeEnd);
+  }
+  return codeStart;
+}
+
 /**
- * Copies the body `bytes[start, end)` to `out` with the recorded edits applied (space
- * reserved), and collects its branch hints in `ctx.hints`: each check's `if` (unlikely), and
- * the `guest` hints ([offset, value] pairs relative to `start`) at their new offsets.
+ * Emits a walked function body with the recorded edits applied, into a reused buffer, and
+ * collects its branch hints in `ctx.hints`: each check's `if` (unlikely), and the guest's own
+ * hints at their new offsets (repeated in every copy of an unrolled loop).
+ *
+ * Each check point becomes a check (the function entry's is left out for a small leaf).
+ * An innermost loop of cost C at most UNROLL_MAX_COST is unrolled: one check of
+ * UNROLL_FACTOR × C covers that many copies of its body, so a tight loop pays for the counter
+ * a quarter as often:
+ *
+ *     block (result…) $exit
+ *       loop (result…) $L
+ *         check
+ *         block $c0  copy 0, branches to $L go to the end of $c0  br $exit  end
+ *         … copies 1 and 2 the same way …
+ *         copy 3 (branches to $L stay)
+ *       end
+ *     end
+ *
+ * A copy's fall-through leaves the loop as the original's does; labels further out than the
+ * loop are renumbered past the added blocks.
  */
-function emitBody(
-  ctx: Context,
-  out: Out,
-  start: number,
-  end: number,
-  template: CheckTemplate,
-  guest: number[] | null,
-): void {
-  const { bytes, edits, costs } = ctx;
-  const { before, after, ifAt } = template;
-  const base = out.len;
-  ctx.hintCount = 0;
-  let from = start;
-  let g = 0; // next guest hint
-  const guestCount = guest === null ? 0 : guest.length;
-  for (let i = 0, n = ctx.editCount * 3; i <= n; i += 3) {
-    const to = i < n ? edits[i] : end;
-    // Guest hints on the instructions copied now (none can sit inside a replaced index).
-    while (g < guestCount && start + guest![g] < to) {
-      const at = start + guest![g];
-      if (at >= from) ctx.addHint(out.len + (at - from) - base, guest![g + 1]);
-      g += 2;
+class BodyEmitter {
+  readonly out = new Out(1024);
+  #guest: number[] = [];
+  #base = 0;
+  /**
+   * The unrolled loops being emitted, outermost first: [block index, blocks added between it
+   * and its body's code] pairs (2 in a copy that continues into the next, else 1).
+   */
+  #unrolling = new Int32Array(2 * 16);
+  #unrollingCount = 0;
+
+  constructor(readonly ctx: Context) {}
+
+  emit(
+    body: { start: number; end: number },
+    codeStart: number,
+    leaf: boolean,
+    guest: number[] | undefined,
+  ): Out {
+    const { ctx, out } = this;
+    out.len = 0;
+    ctx.hintCount = 0;
+    this.#guest = guest ?? [];
+    this.#base = body.start;
+    out.reserve(codeStart - body.start);
+    out.copy(ctx.bytes, body.start, codeStart);
+    this.#unrollingCount = 0;
+    this.#range(codeStart, body.end, 0, ctx.editCount, leaf);
+    return out;
+  }
+
+  /** Emits `bytes[start, end)`, whose edits are `first` up to (not including) `last`. */
+  #range(start: number, end: number, first: number, last: number, leaf = false) {
+    const { ctx, out } = this;
+    const edits = ctx.edits;
+    let from = start;
+    for (let e = first; e <= last; e++) {
+      const to = e < last ? edits[3 * e] : end;
+      this.#copy(from, to);
+      if (e === last) break;
+      from = edits[3 * e + 1];
+      const value = edits[3 * e + 2];
+      out.reserve(40);
+      if (value >= 0) {
+        out.u32(value);
+      } else if (value > LABEL_EDIT) {
+        const checkpoint = -value - 1;
+        if (checkpoint > 0 || !leaf) this.#check(Math.max(1, ctx.costs[checkpoint]));
+      } else if (value > UNROLL_EDIT) {
+        out.u32(this.#label(LABEL_EDIT - value));
+      } else if (value !== NO_EDIT) {
+        e = this.#unrolled(UNROLL_EDIT - value, e, last);
+      }
     }
-    out.copy(bytes, from, to);
-    if (i === n) break;
-    const value = edits[i + 2];
-    if (value >= 0) {
-      out.u32(value);
-    } else {
-      out.copy(before, 0, before.length);
-      out.positiveS64(Math.max(1, costs[-value - 1]));
-      ctx.addHint(out.len + ifAt - base, 0); // unlikely
-      out.copy(after, 0, after.length);
+  }
+
+  /**
+   * Emits the unrolled loop `id`, whose edit is `e`; returns the index of the last edit inside
+   * it (its check point comes first, then the edits of its body).
+   */
+  #unrolled(id: number, e: number, last: number): number {
+    const { ctx, out } = this;
+    const { bytes, edits, unrolls } = ctx;
+    const loopAt = edits[3 * e];
+    const [bodyAt, endAt, checkpoint, index, copies] = unrolls.subarray(5 * id, 5 * id + 5);
+    let inside = e + 1;
+    while (inside < last && edits[3 * inside] < endAt) inside++;
+    out.reserve(2 * (bodyAt - loopAt) + 2);
+    out.u8(0x02); // block with the loop's type
+    out.copy(bytes, loopAt + 1, bodyAt);
+    out.copy(bytes, loopAt, bodyAt); // the loop
+    this.#check(copies * Math.max(1, ctx.costs[checkpoint]));
+    let unrolling = this.#unrolling;
+    const slot = 2 * this.#unrollingCount++;
+    if (slot + 2 > unrolling.length) {
+      const grown = new Int32Array(unrolling.length * 2);
+      grown.set(unrolling);
+      this.#unrolling = unrolling = grown;
     }
-    from = edits[i + 1];
+    unrolling[slot] = index;
+    for (let k = 0; k < copies; k++) {
+      const inner = k < copies - 1;
+      unrolling[slot + 1] = inner ? 2 : 1;
+      if (inner) out.reserve(2), out.u8(0x02), out.u8(0x40);
+      // e + 1 is the loop's check point, emitted above.
+      this.#range(bodyAt, endAt, e + 2, inside);
+      if (inner) out.reserve(3), out.u8(0x0c), out.u8(0x02), out.u8(0x0b); // br $exit; end
+    }
+    this.#unrollingCount--;
+    out.reserve(2);
+    out.u8(0x0b); // the loop's end
+    out.u8(0x0b); // the block's end
+    return inside - 1;
+  }
+
+  /**
+   * The label `id` renumbered: a branch out of an unrolled loop passes the blocks added around
+   * it; a branch to the loop itself goes to the end of its copy's block (the next copy), which
+   * sits where the loop did, so it keeps its number.
+   */
+  #label(id: number): number {
+    const label = this.ctx.labels[2 * id];
+    const target = this.ctx.labels[2 * id + 1] - 1 - label; // block index, -1: the function
+    let renumbered = label;
+    const unrolling = this.#unrolling;
+    for (let i = 0; i < 2 * this.#unrollingCount; i += 2) {
+      if (unrolling[i] > target) renumbered += unrolling[i + 1];
+    }
+    return renumbered;
+  }
+
+  /** Copies `bytes[from, to)` and the guest's hints on it. */
+  #copy(from: number, to: number): void {
+    const { ctx, out } = this;
+    const guest = this.#guest;
+    for (let g = 0; g < guest.length; g += 2) {
+      const at = this.#base + guest[g];
+      if (at >= to) break;
+      if (at >= from) ctx.addHint(out.len + (at - from), guest[g + 1]);
+    }
+    out.reserve(to - from);
+    out.copy(ctx.bytes, from, to);
+  }
+
+  /**
+   * `global.get $fuel  i64.const COST  i64.sub  global.set $fuel
+   *  global.get $fuel  i64.const 0  i64.lt_s  if  call $out_of_fuel  end`, its `if` hinted
+   * unlikely.
+   */
+  #check(cost: number): void {
+    const { ctx, out } = this;
+    const fuel = ctx.fuelGlobal;
+    out.reserve(40);
+    out.u8(0x23), out.u32(fuel), out.u8(0x42), out.positiveS64(cost);
+    out.u8(0x7d), out.u8(0x24), out.u32(fuel), out.u8(0x23), out.u32(fuel);
+    out.u8(0x42), out.u8(0x00), out.u8(0x53);
+    ctx.addHint(out.len, 0); // unlikely
+    out.u8(0x04), out.u8(0x40), out.u8(0x10), out.u32(ctx.yieldFunction), out.u8(0x0b);
   }
 }
 
@@ -1031,10 +1366,14 @@ function skipLocals(ctx: Context, pos: number, end: number): number {
   const bytes = ctx.bytes;
   const groups = ctx.u32At(pos);
   pos = ctx.next;
+  ctx.localGroups = groups;
+  ctx.localGroupsAt = pos;
+  let count = 0;
   for (let i = 0; i < groups && pos < end; i++) {
-    ctx.u32At(pos);
+    count += ctx.u32At(pos);
     pos = skipValType(bytes, ctx.next);
   }
+  ctx.localCount = count;
   if (pos > end) ctx.fail("unexpected end of the local declarations", end);
   return pos;
 }
@@ -1043,7 +1382,7 @@ function skipLocals(ctx: Context, pos: number, end: number): number {
 
 /** `bytes[start, end)` with the recorded edits applied (no check points). */
 function editedCopy(ctx: Context, start: number, end: number): Uint8Array {
-  const out = new Out(end - start + editsGrowth(ctx, 0));
+  const out = new Out(end - start + indexEditsGrowth(ctx));
   applyIndexEdits(ctx, out, start, end);
   return out.finish();
 }
