@@ -14,7 +14,7 @@ export function scratchData(process: Process): DataMessage {
   const message = process.scratch;
   if (message === null) trap("no message in the scratch slot");
   if (message.kind !== "data") {
-    process.scratch = null;
+    process.takeScratch();
     trap(`the message in the scratch slot is a ${message.kind} signal, not data`);
   }
   return message;
@@ -22,17 +22,9 @@ export function scratchData(process: Process): DataMessage {
 
 /** Takes the message out of the scratch slot for sending. */
 export function takeScratch(process: Process): Message {
-  const message = process.scratch;
+  const message = process.takeScratch();
   if (message === null) trap("no message in the scratch slot to send");
-  process.scratch = null;
   return message;
-}
-
-/** Replaces the scratch slot, dropping resources nobody took from the old message. */
-export function setScratch(process: Process, message: Message | null): void {
-  const old = process.scratch;
-  if (old !== null && old !== message && old.kind === "data") old.dropResources();
-  process.scratch = message;
 }
 
 /** Capacity hints past this are ignored (the buffer grows as it is written anyway). */
@@ -54,14 +46,6 @@ function readTags(process: Process, ptr: number, count: number): bigint[] | null
   return tags;
 }
 
-/** Waits for the next arriving message matching `tags`; puts it in the slot. */
-export function awaitArrival(
-  process: Process,
-  tags: bigint[] | null,
-  timeout: bigint | null,
-): Promise<number> {
-  return process.waitForMessage(tags, timeout, arrivalHandler(process));
-}
 
 /**
  * The request/reply step of `send_receive_skip_search` (spec §3.6): sends, then waits only for
@@ -78,17 +62,7 @@ export function sendAndAwaitReply(
   sendTo(process, processId, message);
   const deadline = guestTimeout(timeout);
   if (deadline === 0n) return TIMEOUT;
-  return awaitArrival(process, [waitOnTag], deadline);
-}
-
-const ARRIVAL = Symbol("lunatic::message arrival");
-
-/** Puts an arriving message in the scratch slot; made once per process, not per receive. */
-function arrivalHandler(process: Process): (message: Message) => number {
-  return process.hostState(ARRIVAL, () => (message: Message) => {
-    setScratch(process, message);
-    return receiveStatus(message);
-  });
+  return process.waitForMessage([waitOnTag], deadline);
 }
 
 /**
@@ -125,7 +99,7 @@ export const messageNamespace: HostNamespace<Process> = {
     }),
     create_data: hostFn(["i64", "i64"], [], (p) => (tag: bigint, capacity: bigint) => {
       const hint = capacity > 0n && capacity < LARGEST_CAPACITY_HINT ? Number(capacity) : 0;
-      setScratch(p, new DataMessage(tag, hint));
+      p.setScratch(new DataMessage(tag, hint));
     }),
     write_data: hostFn(["i32", "i32"], ["i32"], (p) => (ptr: number, len: number) => {
       const message = scratchData(p);
@@ -167,7 +141,9 @@ export const messageNamespace: HostNamespace<Process> = {
     push_module: hostFn(["i64"], ["i64"], (p) => (moduleId: bigint) => {
       const module = p.modules.get(moduleId);
       if (module === undefined) trap(`unknown module id ${BigInt.asUintN(64, moduleId)}`);
-      return BigInt(scratchData(p).pushResource({ kind: "module", value: module }));
+      const index = scratchData(p).pushResource({ kind: "module", value: module });
+      p.scratchGainedResource();
+      return BigInt(index);
     }),
     take_module: hostFn(["i64"], ["i64"], (p) => (index: bigint) => {
       const module = takeResource(p, index, "module") as LunaticModule;
@@ -189,14 +165,14 @@ export const messageNamespace: HostNamespace<Process> = {
       (p) => (tagsPtr: number, tagsLen: number, timeout: bigint) => {
         p.checkSignals();
         const tags = readTags(p, tagsPtr, tagsLen >>> 0);
-        const queued = p.mailbox.take(tags);
+        const queued = p.takeQueuedMessage(tags);
         if (queued !== null) {
-          setScratch(p, queued);
+          p.setScratch(queued);
           return receiveStatus(queued);
         }
         const deadline = guestTimeout(timeout);
         if (deadline === 0n) return TIMEOUT;
-        return awaitArrival(p, tags, deadline);
+        return p.waitForMessage(tags, deadline);
       },
     ),
   },

@@ -1,34 +1,22 @@
 import type { Message } from "./message.ts";
-import { after } from "./timers.ts";
 
 /**
- * A process's message queue with selective receive (spec §3.5). With a tag list, the first
- * queued message whose tag is in the list is taken; untagged messages never match a list.
+ * A process's queue of messages that arrived while it was not waiting for them, with
+ * selective receive (spec §3.5). With a tag list, the first queued message whose tag is in the
+ * list is taken; untagged messages never match a list. A message that arrives while its
+ * process waits for it goes straight to the process ({@link Process.deliver}) and never
+ * touches the queue.
  */
 export class Mailbox {
   #queue: Message[] = [];
   #head = 0;
-  /** The waiting receive, if any (at most one: a process waits for one thing at a time). */
-  #waitCallback: ((message: Message | null) => void) | null = null;
-  #waitTags: readonly bigint[] | null = null;
-  #cancelTimer: (() => void) | null = null;
 
   /** Number of queued messages. */
   get size(): number {
     return this.#queue.length - this.#head;
   }
 
-  /**
-   * Delivers a message: straight to a waiting receive whose tags match it, otherwise onto
-   * the queue.
-   */
-  deliver(message: Message): void {
-    const callback = this.#waitCallback;
-    if (callback !== null && matches(this.#waitTags, message.tag)) {
-      this.cancelWait();
-      callback(message);
-      return;
-    }
+  push(message: Message): void {
     this.#queue.push(message);
   }
 
@@ -37,7 +25,7 @@ export class Mailbox {
     const queue = this.#queue;
     for (let i = this.#head; i < queue.length; i++) {
       const message = queue[i];
-      if (!matches(tags, message.tag)) continue;
+      if (!matchesTags(tags, message.tag)) continue;
       if (i === this.#head) {
         queue[i] = undefined as unknown as Message;
         this.#head++;
@@ -50,44 +38,11 @@ export class Mailbox {
     return null;
   }
 
-  /**
-   * Waits for the next *arriving* message matching `tags`, without searching the queue
-   * (callers search it first with {@link take} when they want to). `onResult` gets the
-   * message as it is delivered, or null on timeout. {@link cancelWait} withdraws the wait.
-   */
-  wait(
-    tags: readonly bigint[] | null,
-    timeoutMs: bigint | null,
-    onResult: (message: Message | null) => void,
-  ): void {
-    this.#waitCallback = onResult;
-    this.#waitTags = tags;
-    if (timeoutMs !== null) {
-      this.#cancelTimer = after(timeoutMs, () => {
-        this.#cancelTimer = null;
-        if (this.#waitCallback !== onResult) return;
-        this.cancelWait();
-        onResult(null);
-      });
-    }
-  }
-
-  /** Withdraws the waiting receive (it was satisfied, timed out, or its process was killed). */
-  cancelWait(): void {
-    this.#waitCallback = null;
-    this.#waitTags = null;
-    if (this.#cancelTimer !== null) {
-      this.#cancelTimer();
-      this.#cancelTimer = null;
-    }
-  }
-
   /** Removes and returns every queued message (the process ended). */
   drain(): Message[] {
     const rest = this.#queue.slice(this.#head);
     this.#queue = [];
     this.#head = 0;
-    this.cancelWait();
     return rest;
   }
 
@@ -102,7 +57,8 @@ export class Mailbox {
   }
 }
 
-function matches(tags: readonly bigint[] | null, tag: bigint): boolean {
+/** Whether a message tagged `tag` matches a receive's tag list (null: any message). */
+export function matchesTags(tags: readonly bigint[] | null, tag: bigint): boolean {
   if (tags === null) return true;
   if (tag === 0n) return false;
   for (let i = 0; i < tags.length; i++) if (tags[i] === tag) return true;

@@ -5,14 +5,21 @@ import { GuestMemory } from "./guest_memory.ts";
 import type { DisposableHostState, HostContext } from "./host_api.ts";
 import { promising } from "./jspi.ts";
 import { FUEL_GLOBAL_EXPORT } from "./wasm/instrument.ts";
-import { Mailbox } from "./mailbox.ts";
-import { LinkDiedMessage, type Message, ProcessDiedMessage, TIMEOUT } from "./message.ts";
+import { Mailbox, matchesTags } from "./mailbox.ts";
+import {
+  LinkDiedMessage,
+  type Message,
+  ProcessDiedMessage,
+  receiveStatus,
+  TIMEOUT,
+} from "./message.ts";
 import type { LunaticModule } from "./module.ts";
 import { ResourceTable } from "./resources.ts";
 import type { Runtime } from "./runtime.ts";
 import type { Stdio } from "./stdio.ts";
 import type { ProcessCharge } from "./capacity.ts";
 import { formatBacktrace } from "./backtrace.ts";
+import { after } from "./timers.ts";
 
 /** How a process ended. Links only care whether it failed. */
 export type ProcessOutcome =
@@ -51,9 +58,23 @@ const FUEL_SLICE = 100_000;
  * functions that block suspend it with {@link suspend}.
  */
 export class Process implements HostContext {
-  readonly mailbox = new Mailbox();
+  // The fields a message hop touches come first and together: in a ring of a thousand
+  // processes every hop finds the receiver's state out of cache, and each object or distant
+  // field it reads costs a miss (BENCHMARKS.md).
+  #state: State = "created";
   /** The message scratch slot (spec §3.2): the message being built or the last received. */
-  scratch: Message | null = null;
+  #scratch: Message | null = null;
+  /** Whether the scratch message may hold resources to drop when it is replaced. */
+  #scratchResources = false;
+  /** While waiting in a receive: the tags it takes (null: any message). */
+  #receiveTags: readonly bigint[] | null = null;
+  #receiving = false;
+  #messageResolve: ((status: number) => void) | null = null;
+  #messageReject: ((reason: unknown) => void) | null = null;
+  #messageStatus = 0;
+  #cancelReceiveTimer: (() => void) | null = null;
+  /** Messages that arrived while the process was not waiting for them (made on first use). */
+  #mailbox: Mailbox | null = null;
   /** Linked processes and the tag this side stored for each (0n = no tag). */
   links: Map<number, bigint> | null = null;
   /** Processes monitoring this one. */
@@ -71,7 +92,6 @@ export class Process implements HostContext {
     return this.#exited;
   }
 
-  #state: State = "created";
   #instance: WebAssembly.Instance | null = null;
   #memory: GuestMemory | null = null;
   #wait: Wait | null = null;
@@ -99,6 +119,46 @@ export class Process implements HostContext {
     /** What the process holds of the runtime's capacity (released when it ends). */
     readonly charge: ProcessCharge,
   ) {
+  }
+
+  /** The message scratch slot (spec §3.2): the message being built or the last received. */
+  get scratch(): Message | null {
+    return this.#scratch;
+  }
+
+  /**
+   * Replaces the scratch message, dropping the resources nobody took from the old one. Reads
+   * the old message only when it may hold resources: it is usually long out of cache.
+   */
+  setScratch(message: Message | null): void {
+    const old = this.#scratch;
+    if (this.#scratchResources && old !== message && old?.kind === "data") old.dropResources();
+    this.#scratch = message;
+    this.#scratchResources = message !== null && message.kind === "data" &&
+      message.resources !== null;
+  }
+
+  /** Takes the scratch message out of the slot (to send it); its resources go with it. */
+  takeScratch(): Message | null {
+    const message = this.#scratch;
+    this.#scratch = null;
+    this.#scratchResources = false;
+    return message;
+  }
+
+  /** A resource was pushed to the scratch message. */
+  scratchGainedResource(): void {
+    this.#scratchResources = true;
+  }
+
+  /** Number of messages queued for a later receive. */
+  get queuedMessages(): number {
+    return this.#mailbox?.size ?? 0;
+  }
+
+  /** Takes the first queued message matching `tags` (null = any), or returns null. */
+  takeQueuedMessage(tags: readonly bigint[] | null): Message | null {
+    return this.#mailbox === null ? null : this.#mailbox.take(tags);
   }
 
   /** The wasm instance (null until instantiated). */
@@ -231,57 +291,66 @@ export class Process implements HostContext {
   }
 
   /**
-   * The receive hot path: suspends until the next arriving message matching `tags` (or the
-   * timeout), without allocating per wait beyond the promise V8 resumes from. `onArrival`
-   * puts the message where the guest will read it and returns the host call's result;
-   * a timeout resolves with {@link TIMEOUT}.
+   * The receive hot path: suspends until the next arriving message matching `tags` (null:
+   * any), or until `timeout` milliseconds pass (null: never), without searching the queue
+   * (callers take from it first when they want to). The message goes to the scratch slot and
+   * the promise resolves with its receive status, or with {@link TIMEOUT}. Allocates nothing
+   * per wait beyond the promise V8 resumes from.
    */
-  waitForMessage(
-    tags: readonly bigint[] | null,
-    timeout: bigint | null,
-    onArrival: (message: Message) => number,
-  ): Promise<number> {
+  waitForMessage(tags: readonly bigint[] | null, timeout: bigint | null): Promise<number> {
     this.checkSignals();
     const promise = new Promise<number>((resolve, reject) => {
       this.#messageResolve = resolve;
       this.#messageReject = reject;
     });
-    this.#messageWait ??= this.#makeMessageWait();
-    this.#wait = this.#messageWait;
+    this.#wait = this.#messageWait ??= {
+      reject: (reason) => this.#messageReject!(reason),
+      onAbort: () => this.#stopReceiving(),
+    };
     this.#state = "waiting";
-    this.#onArrival = onArrival;
-    this.mailbox.wait(tags, timeout, this.#messageArrived!);
+    this.#receiveTags = tags;
+    this.#receiving = true;
+    if (timeout !== null) {
+      this.#cancelReceiveTimer = after(timeout, () => {
+        this.#cancelReceiveTimer = null;
+        if (this.#receiving) this.#received(null);
+      });
+    }
     return promise;
   }
 
-  #messageResolve: ((status: number) => void) | null = null;
-  #messageReject: ((reason: unknown) => void) | null = null;
-  #onArrival: ((message: Message) => number) | null = null;
-  #messageStatus = 0;
   /** The Wait of {@link waitForMessage}, one per process: a kill withdraws the receive. */
   #messageWait: Wait | null = null;
-  #messageArrived: ((message: Message | null) => void) | null = null;
 
-  /** The receive machinery, made on a process's first wait (many processes never wait). */
-  #makeMessageWait(): Wait {
-    const resumeAfterMessage = (): void => {
-      if (this.#state !== "ready") return;
-      this.#state = "running";
-      if (this.#killReason !== null) this.#messageReject!(new ProcessKilled(this.#killReason));
-      else this.#messageResolve!(this.#messageStatus);
-    };
-    const wait: Wait = {
-      reject: (reason) => this.#messageReject!(reason),
-      onAbort: () => this.mailbox.cancelWait(),
-    };
-    this.#messageArrived = (message: Message | null): void => {
-      if (this.#wait !== wait) return;
-      this.#messageStatus = message === null ? TIMEOUT : this.#onArrival!(message);
-      this.#wait = null;
-      this.#state = "ready";
-      this.runtime.scheduler.resume(resumeAfterMessage);
-    };
-    return wait;
+  #stopReceiving(): void {
+    this.#receiving = false;
+    this.#receiveTags = null;
+    if (this.#cancelReceiveTimer !== null) {
+      this.#cancelReceiveTimer();
+      this.#cancelReceiveTimer = null;
+    }
+  }
+
+  /** The awaited message arrived (null: the timeout passed): the process is ready to resume. */
+  #received(message: Message | null): void {
+    this.#stopReceiving();
+    if (message === null) {
+      this.#messageStatus = TIMEOUT;
+    } else {
+      this.setScratch(message);
+      this.#messageStatus = receiveStatus(message);
+    }
+    this.#wait = null;
+    this.#state = "ready";
+    this.runtime.scheduler.resume(this);
+  }
+
+  /** The scheduler's turn for a process whose message arrived: resume its receive. */
+  resumeAfterMessage(): void {
+    if (this.#state !== "ready") return;
+    this.#state = "running";
+    if (this.#killReason !== null) this.#messageReject!(new ProcessKilled(this.#killReason));
+    else this.#messageResolve!(this.#messageStatus);
   }
 
   yieldNow(): Promise<void> {
@@ -301,13 +370,18 @@ export class Process implements HostContext {
     });
   }
 
-  /** Delivers a message to this process's mailbox (spec §3.5). */
+  /**
+   * Delivers a message (spec §3.5): straight to a receive waiting for it, otherwise onto the
+   * queue; dropped if the process has ended.
+   */
   deliver(message: Message): void {
-    if (this.#state === "done") {
+    if (this.#receiving && matchesTags(this.#receiveTags, message.tag)) {
+      this.#received(message);
+    } else if (this.#state === "done") {
       if (message.kind === "data") message.dropResources();
-      return;
+    } else {
+      (this.#mailbox ??= new Mailbox()).push(message);
     }
-    this.mailbox.deliver(message);
   }
 
   /**
@@ -407,11 +481,12 @@ export class Process implements HostContext {
   }
 
   #release(): void {
-    if (this.scratch?.kind === "data") this.scratch.dropResources();
-    this.scratch = null;
-    for (const message of this.mailbox.drain()) {
+    this.setScratch(null);
+    for (const message of this.#mailbox?.drain() ?? []) {
       if (message.kind === "data") message.dropResources();
     }
+    this.#mailbox = null;
+    this.#stopReceiving();
     if (this.#hostStates !== null) {
       for (const state of this.#hostStates.values()) {
         (state as Partial<DisposableHostState>).dispose?.();
