@@ -1,11 +1,22 @@
 /**
- * The platform's own cost, without the runtime: plain `WebAssembly.Instance`s and bare JSPI.
- * A process spawn here is an instance of a tiny module with a one-page memory whose export
- * runs through `WebAssembly.promising`; a message hop is one instance resuming another
- * suspended in a `Suspending` import.
+ * The platform's own cost, without the runtime: plain `WebAssembly.Instance`s and bare JSPI,
+ * two ways.
+ *
+ * - Minimal (`spawn`, `ring`, `roundtrip`): a spawn is an instance of a tiny module with one
+ *   import and a one-page memory whose export runs through `WebAssembly.promising`; a message
+ *   hop is one instance resuming another suspended in a `Suspending` import (2 calls per hop).
+ * - Same guest (`spawn-guest`, `ring-guest`): our benchmark guests themselves
+ *   (`tests/guests/bench_spawn.wat`, `bench_ring.wat`, uninstrumented), linked to the least
+ *   JavaScript that runs them: a spawn instantiates the guest (memory limited to 2 pages, as
+ *   our children are) and runs its `child` export; a hop is the guest's own 5 lunatic calls
+ *   (create_data, write_data, send, receive, read_data, with their i64 arguments), each doing
+ *   only what the hop needs. This is what V8 costs for these guests: the floor under any
+ *   runtime of this ABI on this platform.
  */
 import { fileURLToPath } from "node:url";
 import { promising, Suspending } from "../runtime/jspi.ts";
+import { parseModule } from "../runtime/wasm/module_info.ts";
+import { limitMemory } from "../runtime/wasm/rewrite.ts";
 
 const guest = (name: string) =>
   Deno.readFileSync(fileURLToPath(new URL(`../tests/guests/build/${name}.wasm`, import.meta.url)));
@@ -14,6 +25,8 @@ const guest = (name: string) =>
 const SPAWNED = guest("bare_spawned");
 /** `run()`: receive (0 = stop), send on, repeat. */
 const RING_NODE = guest("bare_ring_node");
+const SPAWN_GUEST = guest("bench_spawn");
+const RING_GUEST = guest("bench_ring");
 
 export async function bareV8(name: string, numbers: number[]): Promise<Record<string, unknown>> {
   if (name === "spawn") {
@@ -33,6 +46,14 @@ export async function bareV8(name: string, numbers: number[]): Promise<Record<st
     const started = performance.now();
     await run(n);
     return { processes: n, ns_per_process: (performance.now() - started) * 1e6 / n };
+  }
+  if (name === "spawn-guest") {
+    const [n] = numbers;
+    return { processes: n, ns_per_process: await guestSpawnMs(n) * 1e6 / n };
+  }
+  if (name === "ring-guest") {
+    const [n, m] = numbers;
+    return { processes: n, messages: m, ns_per_message: await guestRingMs(n, m) * 1e6 / m };
   }
   if (name === "ring") {
     const [n, m] = numbers;
@@ -86,5 +107,123 @@ async function ringMs(n: number, m: number): Promise<number> {
   const elapsed = performance.now() - started;
   for (const resume of waiting) resume?.(0);
   await Promise.all(runs);
+  return elapsed;
+}
+
+/** Imports for every function import of `module`: `given` ones, the rest throw if called. */
+function importsOf(
+  module: WebAssembly.Module,
+  given: Record<string, unknown>,
+): WebAssembly.Imports {
+  const imports: Record<string, Record<string, unknown>> = {};
+  for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
+    if (kind !== "function") continue;
+    (imports[from] ??= {})[name] = given[name] ?? (() => {
+      throw new Error(`${from}::${name} is not part of the baseline`);
+    });
+  }
+  return imports as WebAssembly.Imports;
+}
+
+/**
+ * Spawns `n` instances of the spawn guest, each running `child(parent)` (create_data, send)
+ * through `promising`, and waits for all to report; returns the milliseconds (after a warm-up
+ * of 1,000). `receive` is a `Suspending` import, as it must be for any host of this guest.
+ */
+async function guestSpawnMs(n: number): Promise<number> {
+  const module = new WebAssembly.Module(limitMemory(SPAWN_GUEST, parseModule(SPAWN_GUEST), 2));
+  let reported = 0;
+  const imports = importsOf(module, {
+    create_data: (_tag: bigint, _capacity: bigint) => {},
+    send: (_process: bigint) => {
+      reported++;
+      return 0;
+    },
+    receive: new Suspending(() => 0),
+  });
+  const run = (count: number) => {
+    const done: Promise<unknown>[] = [];
+    for (let i = 0; i < count; i++) {
+      const instance = new WebAssembly.Instance(module, imports);
+      done.push(promising(instance.exports.child as (parent: bigint) => void)(1n));
+    }
+    return Promise.all(done);
+  };
+  await run(1000);
+  const started = performance.now();
+  await run(n);
+  const elapsed = performance.now() - started;
+  if (reported !== n + 1000) throw new Error(`${reported} children reported, not ${n + 1000}`);
+  return elapsed;
+}
+
+/**
+ * Runs the ring guest's `node(next)` in `n` instances and passes a token `m` hops around them
+ * (then the 0 that stops each node); returns the milliseconds the `m` hops took. Node i's
+ * imports: `write_data` keeps the 8 bytes written, `send` hands them to the next node (resuming
+ * it if it waits in `receive`), `read_data` copies the received 8 bytes into its memory.
+ */
+async function guestRingMs(n: number, m: number): Promise<number> {
+  const module = new WebAssembly.Module(RING_GUEST);
+  const inboxes: number[][] = Array.from({ length: n }, () => []); // [lo, hi] pairs
+  const waiting: (((status: number) => void) | null)[] = new Array(n).fill(null);
+  const memories: Uint32Array[] = new Array(n);
+  let hops = 0;
+  let started = 0;
+  let elapsed = 0;
+  const nodes = Array.from({ length: n }, (_, self) => {
+    let lo = 0;
+    let hi = 0;
+    let received = 0;
+    const instance = new WebAssembly.Instance(
+      module,
+      importsOf(module, {
+        create_data: (_tag: bigint, _capacity: bigint) => {},
+        write_data: (ptr: number, len: number) => {
+          const words = memories[self];
+          lo = words[ptr >>> 2];
+          hi = words[(ptr >>> 2) + 1];
+          return len;
+        },
+        send: (next: bigint) => {
+          if (++hops === m) elapsed = performance.now() - started;
+          const target = Number(next);
+          inboxes[target].push(lo, hi);
+          const resume = waiting[target];
+          if (resume !== null) {
+            waiting[target] = null;
+            resume(0);
+          }
+          return 0;
+        },
+        receive: new Suspending((_tags: number, _count: number, _timeout: bigint) => {
+          if (inboxes[self].length > received) return 0;
+          return new Promise<number>((resolve) => waiting[self] = resolve);
+        }),
+        read_data: (ptr: number, len: number) => {
+          const words = memories[self];
+          const inbox = inboxes[self];
+          words[ptr >>> 2] = inbox[received++];
+          words[(ptr >>> 2) + 1] = inbox[received++];
+          if (received === inbox.length) {
+            inbox.length = 0;
+            received = 0;
+          }
+          return len;
+        },
+      }),
+    );
+    memories[self] = new Uint32Array((instance.exports.memory as WebAssembly.Memory).buffer);
+    return instance;
+  });
+  // Node i sends to node i + 1; node 0 starts with m - 1 hops to go (our ring's root does).
+  inboxes[0].push(m - 1, 0);
+  started = performance.now();
+  await Promise.all(
+    nodes.map((node, i) =>
+      promising(node.exports.node as (next: bigint) => void)(BigInt((i + 1) % n))
+    ),
+  );
+  if (hops < m) throw new Error(`the token made ${hops} hops, not ${m}`);
   return elapsed;
 }

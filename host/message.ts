@@ -28,7 +28,7 @@ export function takeScratch(process: Process): Message {
 }
 
 /** Capacity hints past this are ignored (the buffer grows as it is written anyway). */
-const LARGEST_CAPACITY_HINT = 1n << 20n;
+const LARGEST_CAPACITY_HINT = 1 << 20;
 
 /** Delivers to `processId` in the sender's environment; unknown IDs drop the message. */
 export function sendTo(process: Process, processId: bigint, message: Message): void {
@@ -98,7 +98,9 @@ export const messageNamespace: HostNamespace<Process> = {
       take_udp_socket: "i64 -> i64",
     }),
     create_data: hostFn(["i64", "i64"], [], (p) => (tag: bigint, capacity: bigint) => {
-      const hint = capacity > 0n && capacity < LARGEST_CAPACITY_HINT ? Number(capacity) : 0;
+      // One conversion instead of BigInt comparisons: a negative or huge hint is ignored.
+      const requested = Number(capacity);
+      const hint = requested > 0 && requested < LARGEST_CAPACITY_HINT ? requested : 0;
       p.setScratch(new DataMessage(tag, hint));
     }),
     write_data: hostFn(["i32", "i32"], ["i32"], (p) => (ptr: number, len: number) => {

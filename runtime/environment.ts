@@ -32,8 +32,9 @@ export class Environment {
   }
 }
 
+/** A guest's u64 process ID as a number, or -1 for one no process can have. */
 function toPid(id: bigint): number {
-  return id > 0n && id <= MAX_SAFE_ID ? Number(id) : -1;
+  // One conversion instead of BigInt comparisons; past 2^53 it rounds, but stays unsafe.
+  const pid = Number(id);
+  return pid > 0 && pid <= Number.MAX_SAFE_INTEGER ? pid : -1;
 }
-
-const MAX_SAFE_ID = BigInt(Number.MAX_SAFE_INTEGER);
