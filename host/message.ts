@@ -46,7 +46,6 @@ function readTags(process: Process, ptr: number, count: number): bigint[] | null
   return tags;
 }
 
-
 /**
  * The request/reply step of `send_receive_skip_search` (spec §3.6): sends, then waits only for
  * a message arriving after the send with tag `waitOnTag`; 9027 on timeout.
