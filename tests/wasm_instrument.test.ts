@@ -1085,6 +1085,8 @@ Deno.test("the start function, exports and names (function and local) are renumb
       (global $started (export "started") (mut i32) (i32.const 0))
       (func $init (local $tmp i32)
         (local.set $tmp (i32.const 5))
+        ;; a loop, so that $init is no leaf and has checks of its own
+        (loop $once (br_if $once (i32.eqz (local.get $tmp))))
         (global.set $started (local.get $tmp))
         (call $log (i32.const 1)))
       (start $init)
@@ -1330,10 +1332,13 @@ Deno.test("a small loop becomes 4 copies under one check, and fuel still counts 
 Deno.test("small leaves have no entry check; their callers pay for them, directly or through a table", async () => {
   const bytes = await wat(`(module
     (type $unary (func (param i32) (result i32)))
+    (import "env" "twice" (func $twice (param i32) (result i32)))
     (table 2 funcref)
     (elem (i32.const 0) $inc $dec)
     (func $inc (type $unary) (i32.add (local.get 0) (i32.const 1)))
     (func $dec (type $unary) (i32.sub (local.get 0) (i32.const 1)))
+    ;; calls only the host: still a leaf
+    (func $viaHost (param i32) (result i32) (call $twice (local.get 0)))
     (func $big (param i32) (result i32)
       ${"(local.set 0 (i32.add (local.get 0) (i32.const 1)))".repeat(10)}
       (local.get 0))
@@ -1347,7 +1352,14 @@ Deno.test("small leaves have no entry check; their callers pay for them, directl
         (local.set $acc (call_indirect (type $unary) (local.get $acc) (i32.const 0)))
         (br_if $l (i32.lt_u (local.get $acc) (local.get $n))))
       (local.get $acc))
-    (func (export "big") (param i32) (result i32) (call $big (local.get 0))))`);
+    (func (export "big") (param i32) (result i32) (call $big (local.get 0)))
+    (func (export "host") (param $n i32) (result i32) (local $acc i32)
+      (local.set $acc (i32.const 1))
+      (loop $l
+        (local.set $acc (i32.and (call $viaHost (local.get $acc)) (i32.const 0xffff)))
+        (br_if $l (i32.gt_u (local.tee $n (i32.sub (local.get $n) (i32.const 1))) (i32.const 0))))
+      (local.get $acc)))`);
+  const env = () => ({ env: { twice: (x: number) => 2 * x + 1 } });
   const result = instrument(bytes, parseModule(bytes));
   const lines = functionLines(await wasm2wat(result.bytes));
   const checksIn = (name: string) => {
@@ -1358,15 +1370,17 @@ Deno.test("small leaves have no entry check; their callers pay for them, directl
   };
   assert.equal(checksIn("$inc"), 0, "a 3-instruction leaf");
   assert.equal(checksIn("$dec"), 0);
+  assert.equal(checksIn("$viaHost"), 0, "a leaf that calls the host");
   assert.equal(checksIn("$big"), 1, "a 31-instruction leaf keeps its check");
 
   const plain = instrument(bytes, parseModule(bytes), PLAIN).bytes;
-  const both = instantiateBoth(bytes, () => ({}), { refill: 100_000n });
+  const both = instantiateBoth(bytes, env, { refill: 100_000n });
   const reference = new FuelMeter(100_000n);
   reference.instance = new WebAssembly.Instance(new WebAssembly.Module(plain), {
+    ...env(),
     [YIELD_IMPORT.module]: { [YIELD_IMPORT.name]: reference.outOfFuel },
   });
-  for (const name of ["direct", "indirect", "big"]) {
+  for (const name of ["direct", "indirect", "big", "host"]) {
     const call = (meter: FuelMeter) =>
       meter.measure(() => (meter.instance!.exports[name] as (n: number) => number)(100_000));
     const optimized = call(both.meter);

@@ -27,9 +27,10 @@
  *   is emitted as 4 (or 2) copies of its body under one check of 4 (or 2) × COST, so a tight
  *   loop pays for the counter a quarter as often. A check's subtract, compare and branch in a
  *   5-instruction loop otherwise cost 50%.
- * - **Small leaves.** A function with no loop and no call, of at most LEAF_MAX_COST
- *   instructions, has no entry check (it cannot run long); a direct call to it adds its cost to
- *   the caller's check point, and every indirect call adds the costliest such leaf's cost.
+ * - **Small leaves.** A function with no loop and no call of a defined function (host imports
+ *   may be called), of at most LEAF_MAX_COST instructions, has no entry check (it cannot run
+ *   long); a direct call to it adds its cost to the caller's check point, and every indirect
+ *   call adds the costliest such leaf's cost.
  * Fuel stays an upper bound of the work done: unrolled checks and indirect calls charge the
  * most an iteration or a small callee can cost.
 
@@ -389,7 +390,7 @@ class Context {
   labelCount = 0;
   /** The function index `funcIndexAt` read last (before renumbering). */
   lastIndex = 0;
-  /** Whether the body being walked calls anything (directly, indirectly or by reference). */
+  /** Whether the body being walked calls a defined function (directly, through a table or a reference). */
   sawCall = false;
   /**
    * Per defined function: the cost charged at its call sites if it runs without an entry check
@@ -773,9 +774,12 @@ function walk(ctx: Context, pos: number, limit: number, instrumented: boolean): 
           pos = ctx.funcIndexAt(pos); // ref.func, or a constant expression
           break;
         }
-        ctx.sawCall = true;
         pos = ctx.funcIndexAt(pos);
+        // A host function returns to its caller without running guest code of its own (a
+        // guest function it calls back has its own checks): only calls of defined functions
+        // keep a function from being a leaf.
         if (ctx.lastIndex >= ctx.imported) {
+          ctx.sawCall = true;
           const leaf = ctx.leafCost[ctx.lastIndex - ctx.imported] ?? -1;
           if (leaf > 0) cost += leaf;
         }
@@ -1021,8 +1025,8 @@ const LABEL_EDIT = -0x10000000;
 const UNROLL_EDIT = -0x20000000;
 
 /**
- * A leaf function (no loop, no call) of at most this many instructions runs without an entry
- * check; its callers pay for it: a direct call adds its cost to the caller's check point, and
+ * A leaf function (no loop, no call of a defined function) of at most this many instructions
+ * runs without an entry check; its callers pay for it: a direct call adds its cost to the caller's check point, and
  * every call through a table or a reference adds the costliest such leaf's cost.
  */
 const LEAF_MAX_COST = 16;
