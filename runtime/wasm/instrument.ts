@@ -357,8 +357,10 @@ class Out {
 /**
  * Shared state of one instrumentation. The walker records edits, in increasing offset order,
  * as triples in `edits`: [offset, end, value]. A value >= 0 replaces the LEB128 function index
- * at [offset, end) with `value`; a value < 0 inserts check point number `-value - 1` at
- * `offset` (end = offset). `costs` holds each check point's cost.
+ * at [offset, end) with `value`. Negative values: `-1 - id` inserts check point `id` at `offset`
+ * (end = offset), whose cost is `costs[id]`; `LABEL_EDIT - id` rewrites the label at
+ * [offset, end) (`labels`) for the unrolled loops around it; `UNROLL_EDIT - id` replaces the
+ * loop at [offset, end) by its unrolled form (`unrolls`); `NO_EDIT` is a loop left as it is.
  */
 class Context {
   edits = new Int32Array(3 * 256);
@@ -390,7 +392,7 @@ class Context {
   labelCount = 0;
   /** The function index `funcIndexAt` read last (before renumbering). */
   lastIndex = 0;
-  /** Whether the body being walked calls a defined function (directly, through a table or a reference). */
+  /** Whether the walked body calls a defined function (directly, by table or by reference). */
   sawCall = false;
   /**
    * Per defined function: the cost charged at its call sites if it runs without an entry check
@@ -399,10 +401,6 @@ class Context {
   leafCost: Int32Array = new Int32Array(0);
   /** What every call through a table or a reference is charged: the costliest small leaf. */
   indirectCharge = 0;
-  /** Of the body's local declarations (read by `skipLocals`): group count, where the groups start, and how many locals they declare. */
-  localGroups = 0;
-  localGroupsAt = 0;
-  localCount = 0;
   /** What is being walked, for error messages: a section, or (if >= 0) a function's body. */
   where = "";
   whereFunction = -1;
@@ -429,6 +427,8 @@ class Context {
    */
   openLoop(at: number, bodyAt: number, index: number): void {
     const blockType = this.bytes[at + 1];
+    // Empty, or one result written as a value type's one-byte shorthand; a type index (which
+    // may declare parameters) is left alone.
     const unrollable = this.unroll &&
       (blockType === 0x40 || (blockType >= 0x6f && blockType <= 0x7f));
     let loops = this.loops;
@@ -1026,8 +1026,9 @@ const UNROLL_EDIT = -0x20000000;
 
 /**
  * A leaf function (no loop, no call of a defined function) of at most this many instructions
- * runs without an entry check; its callers pay for it: a direct call adds its cost to the caller's check point, and
- * every call through a table or a reference adds the costliest such leaf's cost.
+ * runs without an entry check; its callers pay for it: a direct call adds its cost to the
+ * caller's check point, and every call through a table or a reference adds the costliest such
+ * leaf's cost.
  */
 const LEAF_MAX_COST = 16;
 
@@ -1370,14 +1371,10 @@ function skipLocals(ctx: Context, pos: number, end: number): number {
   const bytes = ctx.bytes;
   const groups = ctx.u32At(pos);
   pos = ctx.next;
-  ctx.localGroups = groups;
-  ctx.localGroupsAt = pos;
-  let count = 0;
   for (let i = 0; i < groups && pos < end; i++) {
-    count += ctx.u32At(pos);
+    ctx.u32At(pos);
     pos = skipValType(bytes, ctx.next);
   }
-  ctx.localCount = count;
   if (pos > end) ctx.fail("unexpected end of the local declarations", end);
   return pos;
 }
