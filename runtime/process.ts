@@ -299,10 +299,12 @@ export class Process implements HostContext {
    */
   waitForMessage(tags: readonly bigint[] | null, timeout: bigint | null): Promise<number> {
     this.checkSignals();
-    const promise = new Promise<number>((resolve, reject) => {
-      this.#messageResolve = resolve;
-      this.#messageReject = reject;
-    });
+    const promise = new Promise<number>(
+      this.#keepMessageResolvers ??= (resolve, reject) => {
+        this.#messageResolve = resolve;
+        this.#messageReject = reject;
+      },
+    );
     this.#wait = this.#messageWait ??= {
       reject: (reason) => this.#messageReject!(reason),
       onAbort: () => this.#stopReceiving(),
@@ -321,6 +323,11 @@ export class Process implements HostContext {
 
   /** The Wait of {@link waitForMessage}, one per process: a kill withdraws the receive. */
   #messageWait: Wait | null = null;
+
+  /** The executor of every receive's promise: one per process (made on first use), not per wait. */
+  #keepMessageResolvers:
+    | ((resolve: (status: number) => void, reject: (reason: unknown) => void) => void)
+    | null = null;
 
   #stopReceiving(): void {
     this.#receiving = false;
