@@ -7,7 +7,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { parseModule } from "../runtime/wasm/module_info.ts";
-import { FUEL_GLOBAL_EXPORT, instrument, YIELD_IMPORT } from "../runtime/wasm/instrument.ts";
+import { instrument, YIELD_IMPORT } from "../runtime/wasm/instrument.ts";
 
 const REFILL = 100_000n;
 const ROUNDS = 4;
@@ -36,17 +36,14 @@ type Run = (rounds: number) => bigint;
 const plain = new WebAssembly.Instance(new WebAssembly.Module(original)).exports.run as Run;
 
 let refills = 0;
-const fueled: WebAssembly.Instance = new WebAssembly.Instance(
-  new WebAssembly.Module(instrumented),
-  {
-    [YIELD_IMPORT.module]: {
-      [YIELD_IMPORT.name]: () => {
-        refills++;
-        (fueled.exports[FUEL_GLOBAL_EXPORT] as WebAssembly.Global).value = REFILL;
-      },
+const fueled = new WebAssembly.Instance(new WebAssembly.Module(instrumented), {
+  [YIELD_IMPORT.module]: {
+    [YIELD_IMPORT.name]: () => {
+      refills++;
+      return REFILL;
     },
   },
-);
+});
 const withFuel = fueled.exports.run as Run;
 
 if (withFuel(1) !== plain(1)) throw new Error("the instrumented guest computed something else");

@@ -7,12 +7,7 @@
  * through its own export. `bench/instrumentation_bench.ts` shows the pair under `deno bench`.
  */
 import { fileURLToPath } from "node:url";
-import {
-  FUEL_GLOBAL_EXPORT,
-  instrument,
-  type InstrumentOptions,
-  YIELD_IMPORT,
-} from "../runtime/wasm/instrument.ts";
+import { instrument, type InstrumentOptions, YIELD_IMPORT } from "../runtime/wasm/instrument.ts";
 import { parseModule } from "../runtime/wasm/module_info.ts";
 
 const RUNS = 60;
@@ -47,12 +42,8 @@ type Exports = WebAssembly.Exports;
 /** The compute guest instrumented with `options`, its counter refilled whenever it runs out. */
 function fueled(options: InstrumentOptions): Exports {
   const bytes = instrument(original, parseModule(original), options).bytes;
-  const instance: WebAssembly.Instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-    [YIELD_IMPORT.module]: {
-      [YIELD_IMPORT.name]: () => {
-        (instance.exports[FUEL_GLOBAL_EXPORT] as WebAssembly.Global).value = REFILL;
-      },
-    },
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+    [YIELD_IMPORT.module]: { [YIELD_IMPORT.name]: () => REFILL },
   });
   return instance.exports;
 }

@@ -84,9 +84,8 @@ export class LunaticModule {
   #instrumented(): InstrumentResult & { info: ModuleInfo } {
     if (this.#instrumentation === null) {
       try {
-        // A start function runs during instantiation, where nothing can suspend: it gets
-        // all the fuel it could want, and the process its first slice once instantiated.
-        const result = instrument(this.bytes, this.info, { initialFuel: 1n << 62n });
+        // The counter starts empty: the first check (in a start function too) gets a slice.
+        const result = instrument(this.bytes, this.info);
         this.#instrumentation = { ...result, info: parseModule(result.bytes) };
       } catch (error) {
         if (!(error instanceof WasmFormatError)) throw error;
@@ -184,7 +183,7 @@ export class LunaticModule {
    * the process's allowed namespaces is linked to a stub that traps, so the check costs
    * nothing per call.
    */
-  importsFor(process: HostContext, outOfFuel: () => unknown): WebAssembly.Imports {
+  importsFor(process: HostContext, outOfFuel: (counter: bigint) => unknown): WebAssembly.Imports {
     const imports: Record<string, Record<string, unknown>> = {};
     if (this.preemptive) {
       imports[YIELD_IMPORT.module] = { [YIELD_IMPORT.name]: new Suspending(outOfFuel) };

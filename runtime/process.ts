@@ -4,7 +4,6 @@ import { HostTrap, ProcessExit, ProcessKilled, trap } from "./errors.ts";
 import { GuestMemory } from "./guest_memory.ts";
 import type { DisposableHostState, HostContext } from "./host_api.ts";
 import { promising } from "./jspi.ts";
-import { FUEL_GLOBAL_EXPORT } from "./wasm/instrument.ts";
 import { Mailbox, matchesTags } from "./mailbox.ts";
 import {
   LinkDiedMessage,
@@ -103,7 +102,6 @@ export class Process implements HostContext {
   #exited: Promise<ProcessOutcome> | null = null;
   #resolveExited: ((outcome: ProcessOutcome) => void) | null = null;
   #outcome: ProcessOutcome | null = null;
-  #fuel: WebAssembly.Global | null = null;
   /** Instructions burnt in slices already accounted. */
   #fuelUsed = 0;
   /** Size of the slice the counter was last set to. */
@@ -206,25 +204,22 @@ export class Process implements HostContext {
     return state;
   }
 
-  /** Creates the instance. Throws (a WebAssembly.LinkError or RuntimeError) if that fails. */
+  /**
+   * Creates the instance. Throws (a WebAssembly.LinkError or RuntimeError) if that fails. The
+   * fuel counter starts empty: the guest's first check asks {@link outOfFuel} for a slice.
+   */
   instantiate(imports: WebAssembly.Imports, compiled: WebAssembly.Module): void {
     this.#instance = new WebAssembly.Instance(compiled, imports);
-    const fuel = this.#instance.exports[FUEL_GLOBAL_EXPORT];
-    if (fuel instanceof WebAssembly.Global) {
-      this.#fuel = fuel;
-      this.#grantFuel();
-    }
   }
 
-  /** Fuel this process has burnt, in instructions (approximately). */
-  get fuelUsed(): number {
-    return this.#fuel === null
-      ? 0
-      : this.#fuelUsed + this.#fuelGranted - Number(this.#fuel.value as bigint);
-  }
-
-  /** Gives the process its next slice of fuel, or traps when its limit is used up. */
-  #grantFuel(): void {
+  /**
+   * The instrumented guest's counter ran out (`lunatic::internal::out_of_fuel`, with what is
+   * left of it: zero or the overshoot): account the slice, apply the fuel limit and pending
+   * kills, let other processes and the event loop run when they are waiting, and give the
+   * counter its next slice. During instantiation (a start function) it never suspends.
+   */
+  readonly outOfFuel = (counter: bigint): bigint | Promise<bigint> => {
+    this.#fuelUsed += this.#fuelGranted - Number(counter);
     let grant = FUEL_SLICE;
     if (this.config.maxFuel !== 0n) {
       const left = Number(this.config.maxFuel) * FUEL_UNIT - this.#fuelUsed;
@@ -232,20 +227,12 @@ export class Process implements HostContext {
       grant = Math.min(grant, left);
     }
     this.#fuelGranted = grant;
-    this.#fuel!.value = BigInt(grant);
-  }
-
-  /**
-   * The instrumented guest's counter ran out (`lunatic::internal::out_of_fuel`): account the
-   * slice, apply the fuel limit and pending kills, and let other processes and the event loop
-   * run when they are waiting.
-   */
-  readonly outOfFuel = (): void | Promise<void> => {
-    const fuel = this.#fuel!;
-    this.#fuelUsed += this.#fuelGranted - Number(fuel.value as bigint);
-    this.#grantFuel();
     this.checkSignals();
-    if (this.#state === "running" && this.runtime.scheduler.shouldYield()) return this.yieldNow();
+    const next = BigInt(grant);
+    if (this.#state === "running" && this.runtime.scheduler.shouldYield()) {
+      return this.suspend(Promise.resolve(next));
+    }
+    return next;
   };
 
   /** Queues the entry call; the process starts running on the scheduler's next turn. */
@@ -501,7 +488,6 @@ export class Process implements HostContext {
       this.#hostStates = null;
     }
     this.#errors = null;
-    this.#fuel = null;
     this.#configs = null;
     this.#modules = null;
     this.#instance = null;

@@ -122,9 +122,10 @@ function withCustomSection(bytes: Uint8Array, name: string, payload: number[]): 
 class OutOfFuelStop extends Error {}
 
 /**
- * The host side of out_of_fuel: refills the counter and counts the calls, and measures the
- * fuel consumed (each call adds what was spent since the last refill). With `stopAfter`, the
- * call that many times throws instead (to end an infinite loop).
+ * The host side of out_of_fuel: gets what is left of the counter, refills it and counts the
+ * calls, and measures the fuel consumed (each call adds what was spent since the last refill).
+ * With `stopAfter`, the call that many times throws instead (to end an infinite loop).
+ * `global` and `measure` need the counter exported ({@link EXPORTED}).
  */
 class FuelMeter {
   calls = 0;
@@ -138,13 +139,12 @@ class FuelMeter {
     return this.instance!.exports[FUEL_GLOBAL_EXPORT] as WebAssembly.Global;
   }
 
-  readonly outOfFuel = (): void => {
+  readonly outOfFuel = (counter: bigint): bigint => {
     this.calls++;
     if (this.calls >= this.stopAfter) throw new OutOfFuelStop(`stopped after ${this.calls} calls`);
-    // During instantiation (a start function) the instance is not known yet.
-    if (this.instance === null) return;
-    this.consumed += this.#lastSet - (this.global.value as bigint);
-    this.global.value = this.#lastSet = this.refill;
+    this.consumed += this.#lastSet - counter;
+    this.#lastSet = this.refill;
+    return this.refill;
   };
 
   /** Fuel consumed by `run`, starting from a full counter. */
@@ -176,7 +176,7 @@ function instantiateBoth(
   options: { refill?: bigint; stopAfter?: number; instrument?: InstrumentOptions } = {},
 ): Both {
   const info = parseModule(bytes);
-  const result = instrument(bytes, info, options.instrument);
+  const result = instrument(bytes, info, { ...options.instrument, ...EXPORTED });
   assert.ok(WebAssembly.validate(result.bytes), "the instrumented module validates");
   parseModule(result.bytes);
   const original = new WebAssembly.Instance(
@@ -190,8 +190,15 @@ function instantiateBoth(
   return { original, instrumented: meter.instance, meter, result, info };
 }
 
-/** Instrumentation without unrolling and without leaving leaf checks out. */
-const PLAIN: InstrumentOptions = { unrollLoops: false, chargeLeavesAtCallSites: false };
+/** The counter exported, so that tests can read and set it. */
+const EXPORTED: InstrumentOptions = { exportFuelCounter: true };
+
+/** Instrumentation without unrolling and without leaving leaf checks out (counter exported). */
+const PLAIN: InstrumentOptions = {
+  unrollLoops: false,
+  chargeLeavesAtCallSites: false,
+  exportFuelCounter: true,
+};
 
 /**
  * {@link instantiateBoth}, after {@link assertOnlyChecksAdded} on the plain instrumentation
@@ -277,7 +284,9 @@ async function assertOnlyChecksAdded(original: Uint8Array, result: InstrumentRes
     "i64.const 0",
     "i64.lt_s",
     /^if {2};; label = @\d+$/,
+    `global.get ${fuel}`,
     `call ${result.yieldFunctionIndex}`,
+    `global.set ${fuel}`,
     "end",
   ];
   const matches = (at: number) =>
@@ -308,7 +317,7 @@ const shifted = (info: ModuleInfo, i: number) => i >= info.importedFunctionCount
 
 // --- structure --------------------------------------------------------------------------------
 
-Deno.test("instrument adds the out_of_fuel import, the fuel global and its export", async () => {
+Deno.test("instrument adds the out_of_fuel import and the fuel global, exported only if asked", async () => {
   const bytes = await wat(`(module
     (import "env" "f" (func $f))
     (import "env" "g" (global $g i32))
@@ -318,7 +327,12 @@ Deno.test("instrument adds the out_of_fuel import, the fuel global and its expor
     (func $a (export "a") (result i32) (call $f) (call $b))
     (func $b (result i32) (global.get $g)))`);
   const info = parseModule(bytes);
-  const result = instrument(bytes, info);
+  const unexported = parseModule(instrument(bytes, info).bytes);
+  assert.deepEqual(unexported.exports, [
+    { name: "memory", kind: "memory", index: 0 },
+    { name: "a", kind: "func", index: 3 },
+  ], "by default the counter is not exported");
+  const result = instrument(bytes, info, EXPORTED);
   assert.equal(result.yieldFunctionIndex, 2, "the yield import follows the two function imports");
   const out = parseModule(result.bytes);
   assert.equal(out.importedFunctionCount, 3);
@@ -326,9 +340,9 @@ Deno.test("instrument adds the out_of_fuel import, the fuel global and its expor
     module: "lunatic::internal",
     name: "out_of_fuel",
     kind: "func",
-    type: { params: [], results: [] },
+    type: { params: ["i64"], results: ["i64"] },
   });
-  assert.equal(out.types.length, info.types.length, "the existing () -> () type is reused");
+  assert.equal(out.types.length, info.types.length + 1, "an (i64) -> (i64) type is added");
   assert.deepEqual(out.exports.find((e) => e.name === FUEL_GLOBAL_EXPORT), {
     name: FUEL_GLOBAL_EXPORT,
     kind: "global",
@@ -371,10 +385,16 @@ Deno.test("instrument handles a module without type, import, global or export se
   for (const source of ["(module)", "(module (memory 1))", "(module (func (nop)))"]) {
     const bytes = await wat(source);
     const info = parseModule(bytes);
-    const result = instrument(bytes, info);
+    const plain = instrument(bytes, info);
+    assert.ok(WebAssembly.validate(plain.bytes), source);
+    assert.deepEqual(parseModule(plain.bytes).exports, [], "no export section is added");
+    const result = instrument(bytes, info, EXPORTED);
     assert.ok(WebAssembly.validate(result.bytes), source);
     const out = parseModule(result.bytes);
-    assert.deepEqual(out.types.filter((t) => t.params.length + t.results.length === 0).length, 1);
+    const yieldTypes = out.types.filter((t) =>
+      t.params.join() === "i64" && t.results.join() === "i64"
+    );
+    assert.equal(yieldTypes.length, 1);
     assert.equal(out.importedFunctionCount, 1);
     assert.deepEqual(out.exports, [{ name: FUEL_GLOBAL_EXPORT, kind: "global", index: 0 }]);
     const meter = new FuelMeter(5n);
@@ -385,20 +405,22 @@ Deno.test("instrument handles a module without type, import, global or export se
   }
 });
 
-Deno.test("instrument adds a () -> () type only when the module has none", async () => {
-  const withoutVoid = await wat(
-    `(module (func (export "f") (param i32) (result i32) (local.get 0)))`,
-  );
-  const info = parseModule(withoutVoid);
-  const out = parseModule(instrument(withoutVoid, info).bytes);
+Deno.test("instrument adds an (i64) -> (i64) type only when the module has none", async () => {
+  const without = await wat(`(module (func (export "f") (param i32) (result i32) (local.get 0)))`);
+  const info = parseModule(without);
+  const out = parseModule(instrument(without, info).bytes);
   assert.equal(out.types.length, info.types.length + 1);
-  assert.deepEqual(out.types.at(-1), { params: [], results: [] });
+  assert.deepEqual(out.types.at(-1), { params: ["i64"], results: ["i64"] });
+  const withIt = await wat(`(module (func (export "f") (param i64) (result i64) (local.get 0)))`);
+  const reused = parseModule(instrument(withIt, parseModule(withIt)).bytes);
+  assert.equal(reused.types.length, 1, "the module's own (i64) -> (i64) type is used");
 });
 
-Deno.test("instrument refuses a module that already exports the fuel counter's name", async () => {
+Deno.test("exporting the counter is refused where the module already uses its name", async () => {
   const bytes = await wat(`(module (global (export "${FUEL_GLOBAL_EXPORT}") i64 (i64.const 1)))`);
+  assert.ok(WebAssembly.validate(instrument(bytes, parseModule(bytes)).bytes), "not exported");
   assert.throws(
-    () => instrument(bytes, parseModule(bytes)),
+    () => instrument(bytes, parseModule(bytes), EXPORTED),
     (error: unknown) =>
       error instanceof WasmFormatError &&
       error.message.includes(`already exports "${FUEL_GLOBAL_EXPORT}"`),
@@ -407,7 +429,7 @@ Deno.test("instrument refuses a module that already exports the fuel counter's n
 
 Deno.test("initialFuel sets the counter's starting value", async () => {
   const bytes = await wat(`(module (func $leaf) (func (export "f") (call $leaf)))`);
-  const result = instrument(bytes, parseModule(bytes), { initialFuel: 1234n });
+  const result = instrument(bytes, parseModule(bytes), { initialFuel: 1234n, ...EXPORTED });
   const meter = new FuelMeter(1n);
   meter.instance = new WebAssembly.Instance(new WebAssembly.Module(result.bytes), {
     "lunatic::internal": { out_of_fuel: meter.outOfFuel },

@@ -1,16 +1,18 @@
 /**
  * The preemption and fuel instrumentation pass (design notes, decisions 2 and 3).
  *
- * Every guest module is rewritten so that a counter, an exported mutable i64 global, is
+ * Every guest module is rewritten so that a counter, a mutable i64 global of its own, is
  * decremented at every function entry and at every loop header, by the static number of
  * instructions up to the next such check point. When the counter goes negative the guest calls
- * the host import `lunatic::internal::out_of_fuel`, which yields to the scheduler, refills the
- * counter and enforces the fuel limit. One unit of fuel is about one wasm instruction.
+ * the host import `lunatic::internal::out_of_fuel` with it, which accounts the slice, enforces
+ * the fuel limit, yields to the scheduler when others wait and returns the counter's next
+ * value. One unit of fuel is about one wasm instruction.
  *
- * The check inserted at each check point (10 instructions, stack-neutral):
+ * The check inserted at each check point (stack-neutral):
  *
  *     global.get $fuel  i64.const COST  i64.sub  global.set $fuel
- *     global.get $fuel  i64.const 0  i64.lt_s  if  call $out_of_fuel  end
+ *     global.get $fuel  i64.const 0  i64.lt_s
+ *     if  global.get $fuel  call $out_of_fuel  global.set $fuel  end
  *
  * and every such `if` is marked unlikely in a `metadata.code.branch_hint` section (merged with
  * the guest's own hints, whose offsets move with their code), which V8's optimizing tier uses
@@ -51,10 +53,17 @@ import { ByteReader, ByteWriter, hexOffset, WasmFormatError } from "./bytes.ts";
 import { type ModuleInfo, SectionId, type SectionInfo } from "./module_info.ts";
 import { rewriteSections } from "./rewrite.ts";
 
-/** The name under which the instrumented module exports its fuel counter (a mutable i64 global). */
+/**
+ * The name under which the instrumented module exports its fuel counter (a mutable i64
+ * global), with {@link InstrumentOptions.exportFuelCounter}.
+ */
 export const FUEL_GLOBAL_EXPORT = "__lunatic_fuel";
 
-/** The function the instrumented module calls when its fuel counter goes negative: `() -> ()`. */
+/**
+ * The function the instrumented module calls when its fuel counter goes negative:
+ * `(i64 counter) -> (i64 counter)`. It gets what is left (zero or less: the overshoot) and
+ * returns the counter's new value, so the host never needs to reach the counter itself.
+ */
 export const YIELD_IMPORT = { module: "lunatic::internal", name: "out_of_fuel" } as const;
 
 export interface InstrumentResult {
@@ -68,11 +77,16 @@ export interface InstrumentResult {
 export interface InstrumentOptions {
   /**
    * The fuel counter's initial value. By default 0: the first check point calls `out_of_fuel`,
-   * so the host sets the budget before any guest code runs. A start function runs during
-   * instantiation, before the host can reach the exported counter to refill it: it then calls
-   * `out_of_fuel` at every check point until it returns, unless `initialFuel` covers it.
+   * which sets the budget before any other guest code runs (also in a start function, during
+   * instantiation, where `out_of_fuel` must not suspend).
    */
   initialFuel?: bigint;
+  /**
+   * Export the counter as {@link FUEL_GLOBAL_EXPORT}, for tests and benchmarks that read or set
+   * it (default false). The runtime does not: V8 gives an exported mutable global a backing
+   * store of its own, which costs ~6 µs per instance.
+   */
+  exportFuelCounter?: boolean;
   /**
    * Unroll small loops so that one check covers several iterations (default true). Off, every
    * loop iteration is checked: the plain form, against which tests compare the walker's edits.
@@ -88,16 +102,17 @@ export interface InstrumentOptions {
 /**
  * Adds the fuel counter, the `out_of_fuel` import and a check at every function entry and loop
  * header to the module `bytes`, parsed as `info`. Throws {@link WasmFormatError} for an
- * instruction it does not know or a malformed body, and if the module already exports
- * {@link FUEL_GLOBAL_EXPORT}.
+ * instruction it does not know or a malformed body, and if the counter is to be exported and
+ * the module already exports {@link FUEL_GLOBAL_EXPORT}.
  */
 export function instrument(
   bytes: Uint8Array,
   info: ModuleInfo,
   options: InstrumentOptions = {},
 ): InstrumentResult {
+  const exportCounter = options.exportFuelCounter ?? false;
   const taken = info.exports.find((entry) => entry.name === FUEL_GLOBAL_EXPORT);
-  if (taken !== undefined) {
+  if (exportCounter && taken !== undefined) {
     throw new WasmFormatError(
       `the module already exports "${FUEL_GLOBAL_EXPORT}" (a ${taken.kind}), a name reserved ` +
         "for the runtime's fuel counter",
@@ -107,7 +122,10 @@ export function instrument(
   const imported = info.importedFunctionCount;
 
   // The () -> () type: an existing one, or a new one at the end of the type section.
-  let yieldType = info.types.findIndex((t) => t.params.length === 0 && t.results.length === 0);
+  let yieldType = info.types.findIndex((t) =>
+    t.params.length === 1 && t.params[0] === "i64" && t.results.length === 1 &&
+    t.results[0] === "i64"
+  );
   const addType = yieldType < 0;
   if (addType) yieldType = info.types.length;
 
@@ -122,7 +140,7 @@ export function instrument(
   const ctx = new Context(bytes, imported, fuelGlobal, imported);
   ctx.unroll = options.unrollLoops ?? true;
   ctx.chargeLeaves = options.chargeLeavesAtCallSites ?? true;
-  const newType = Uint8Array.of(0x60, 0x00, 0x00);
+  const newType = Uint8Array.of(0x60, 0x01, 0x7e, 0x01, 0x7e); // (i64) -> (i64)
   const newImport = new ByteWriter(40).name(YIELD_IMPORT.module).name(YIELD_IMPORT.name)
     .u8(0x00).u32(yieldType).finish();
   const newGlobal = new ByteWriter(16).u8(0x7e).u8(0x01).u8(0x42)
@@ -139,7 +157,7 @@ export function instrument(
     additions[SectionId.import] = vectorOf(newImport);
   }
   if (globalSection === undefined) additions[SectionId.global] = vectorOf(newGlobal);
-  if (sectionOf(info, SectionId.export) === undefined) {
+  if (exportCounter && sectionOf(info, SectionId.export) === undefined) {
     additions[SectionId.export] = vectorOf(newExport);
   }
 
@@ -173,7 +191,7 @@ export function instrument(
         content = rewriteGlobals(ctx, start, end, newGlobal);
         break;
       case SectionId.export:
-        content = rewriteExports(ctx, start, end, newExport);
+        content = rewriteExports(ctx, start, end, exportCounter ? newExport : null);
         break;
       case SectionId.start:
         content = new ByteWriter(8).u32(renumber(info.start!, imported)).finish();
@@ -1039,7 +1057,7 @@ const UNROLL_MAX_COST = 80;
 const UNROLL_MAX_BYTES = 1024;
 
 /** The bytes of a check (with a cost and indices of up to 2 bytes each). */
-const CHECK_BYTES = 22;
+const CHECK_BYTES = 26;
 
 /**
  * How many copies of an innermost loop's body of cost `cost` one check covers: enough that
@@ -1316,8 +1334,8 @@ class BodyEmitter {
 
   /**
    * `global.get $fuel  i64.const COST  i64.sub  global.set $fuel
-   *  global.get $fuel  i64.const 0  i64.lt_s  if  call $out_of_fuel  end`, its `if` hinted
-   * unlikely.
+   *  global.get $fuel  i64.const 0  i64.lt_s
+   *  if  global.get $fuel  call $out_of_fuel  global.set $fuel  end`, its `if` hinted unlikely.
    */
   #check(cost: number): void {
     const { ctx, out } = this;
@@ -1327,7 +1345,8 @@ class BodyEmitter {
     out.u8(0x7d), out.u8(0x24), out.u32(fuel), out.u8(0x23), out.u32(fuel);
     out.u8(0x42), out.u8(0x00), out.u8(0x53);
     ctx.addHint(out.len, 0); // unlikely
-    out.u8(0x04), out.u8(0x40), out.u8(0x10), out.u32(ctx.yieldFunction), out.u8(0x0b);
+    out.u8(0x04), out.u8(0x40), out.u8(0x23), out.u32(fuel);
+    out.u8(0x10), out.u32(ctx.yieldFunction), out.u8(0x24), out.u32(fuel), out.u8(0x0b);
   }
 }
 
@@ -1457,8 +1476,16 @@ function rewriteElements(ctx: Context, start: number, end: number): Uint8Array |
   return ctx.editCount === 0 ? null : editedCopy(ctx, start, end);
 }
 
-/** The export section with function exports renumbered and the fuel global's export added. */
-function rewriteExports(ctx: Context, start: number, end: number, fuel: Uint8Array): Uint8Array {
+/**
+ * The export section with function exports renumbered and the fuel global's export added (if
+ * `fuel` is given). Null if nothing changes.
+ */
+function rewriteExports(
+  ctx: Context,
+  start: number,
+  end: number,
+  fuel: Uint8Array | null,
+): Uint8Array | null {
   ctx.reset();
   ctx.where = "the export section";
   const count = ctx.u32At(start);
@@ -1470,6 +1497,7 @@ function rewriteExports(ctx: Context, start: number, end: number, fuel: Uint8Arr
     const kind = ctx.bytes[pos++];
     pos = kind === 0x00 ? ctx.funcIndexAt(pos) : skipLeb(ctx.bytes, pos);
   }
+  if (fuel === null) return ctx.editCount === 0 ? null : editedCopy(ctx, start, end);
   const writer = new ByteWriter(end - start + fuel.length + 8).u32(count + 1);
   writer.bytes(editedCopy(ctx, itemsStart, end));
   return writer.bytes(fuel).finish();
