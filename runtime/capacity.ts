@@ -97,16 +97,6 @@ export class Capacity {
       if (!this.#fits(charge)) this.#refuse(charge);
     }
     this.#liveMaps += charge.maps;
-    if ((this.#liveMaps / 4) % 2000 === 0) {
-      console.log(
-        "CHARGE live",
-        this.#liveMaps / 4,
-        "dead",
-        this.#deadMaps / 4,
-        "gc",
-        this.#gc !== null,
-      );
-    }
     this.#liveBytes += charge.bytes;
     return charge;
   }

@@ -27,6 +27,13 @@ Deno.test("ring passes the token 1,000 processes x 100 rounds and counts every h
   assert.equal(result.stdout, "ring: 1000 processes, 100 rounds, 100000 messages\n");
 });
 
+Deno.test("a guest's output is all that reaches stdout, also with thousands of processes", async () => {
+  // 4,000 processes alive at once: the runtime writes nothing of its own to stdout.
+  const result = await runCli(["run", examplePath("ring"), "4000", "1"]);
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, "ring: 4000 processes, 1 rounds, 4000 messages\n");
+});
+
 Deno.test("supervisor restarts its crashing worker and finishes the jobs", async () => {
   const result = await runCli(["run", examplePath("supervisor")]);
   assert.equal(result.code, 0);
