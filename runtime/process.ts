@@ -149,11 +149,6 @@ export class Process implements HostContext {
     this.#scratchResources = true;
   }
 
-  /** Number of messages queued for a later receive. */
-  get queuedMessages(): number {
-    return this.#mailbox?.size ?? 0;
-  }
-
   /** Takes the first queued message matching `tags` (null = any), or returns null. */
   takeQueuedMessage(tags: readonly bigint[] | null): Message | null {
     return this.#mailbox === null ? null : this.#mailbox.take(tags);

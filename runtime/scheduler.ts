@@ -1,12 +1,6 @@
 import { setImmediate } from "node:timers";
 
 /**
- * Runs ready processes. Waking a process only queues it here; the scheduler resumes queued
- * processes in FIFO order. Resumptions run as microtasks, which would starve timers and I/O,
- * so after each time slice the scheduler hands control back to the event loop
- * (`setImmediate` costs ~4 us and lets timers and sockets run; see design notes).
- */
-/**
  * What the scheduler runs: a function, or a process whose awaited message arrived (a method
  * call on the process instead of a closure per process keeps the message hop's memory
  * traffic down).
@@ -18,6 +12,12 @@ function run(task: Task): void {
   else task.resumeAfterMessage();
 }
 
+/**
+ * Runs ready processes. Waking a process only queues it here; the scheduler resumes queued
+ * processes in FIFO order. Resumptions run as microtasks, which would starve timers and I/O,
+ * so after each time slice the scheduler hands control back to the event loop
+ * (`setImmediate` costs ~4 us and lets timers and sockets run; see design notes).
+ */
 export class Scheduler {
   /** How long processes may run on microtasks before the event loop gets a turn. */
   static readonly SLICE_MS = 2;
