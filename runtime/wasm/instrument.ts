@@ -1211,6 +1211,9 @@ function walkBody(ctx: Context, body: { start: number; end: number }): number {
 class BodyEmitter {
   readonly out = new Out(1024);
   #guest: number[] = [];
+  /** The first guest hint at or after `#lastFrom`, where the last copied range began. */
+  #nextHint = 0;
+  #lastFrom = 0;
   #base = 0;
   /**
    * The unrolled loops being emitted, outermost first: [block index, blocks added between it
@@ -1231,6 +1234,8 @@ class BodyEmitter {
     out.len = 0;
     ctx.hintCount = 0;
     this.#guest = guest ?? [];
+    this.#nextHint = 0;
+    this.#lastFrom = 0;
     this.#base = body.start;
     out.reserve(codeStart - body.start);
     out.copy(ctx.bytes, body.start, codeStart);
@@ -1323,10 +1328,16 @@ class BodyEmitter {
   #copy(from: number, to: number): void {
     const { ctx, out } = this;
     const guest = this.#guest;
-    for (let g = 0; g < guest.length; g += 2) {
+    // Ranges come in order, except when an unrolled loop's body is copied again.
+    if (from < this.#lastFrom) this.#nextHint = 0;
+    this.#lastFrom = from;
+    let g = this.#nextHint;
+    while (g < guest.length && this.#base + guest[g] < from) g += 2;
+    this.#nextHint = g;
+    for (; g < guest.length; g += 2) {
       const at = this.#base + guest[g];
       if (at >= to) break;
-      if (at >= from) ctx.addHint(out.len + (at - from), guest[g + 1]);
+      ctx.addHint(out.len + (at - from), guest[g + 1]);
     }
     out.reserve(to - from);
     out.copy(ctx.bytes, from, to);
