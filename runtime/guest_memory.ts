@@ -82,6 +82,13 @@ export class GuestMemory {
   /** Reads `len` bytes at `ptr` as UTF-8; traps if they are not valid UTF-8. */
   readString(ptr: number, len: number, what = "string"): string {
     const bytes = this.bytes(ptr, len);
+    // Short ASCII strings (entry names, most paths) are read here: a decoder call is an op.
+    if (bytes.length <= 64) {
+      let text = "";
+      let i = 0;
+      for (; i < bytes.length && bytes[i] < 0x80; i++) text += String.fromCharCode(bytes[i]);
+      if (i === bytes.length) return text;
+    }
     try {
       return utf8.decode(bytes);
     } catch {

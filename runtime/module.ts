@@ -203,12 +203,19 @@ export class LunaticModule {
     return imports as WebAssembly.Imports;
   }
 
+  readonly #entryTypes = new Map<string, FuncType | null>();
+
   /**
    * Checks that `entry` is an exported function taking `args` and returning nothing.
    * Returns the reason it cannot be called, or null.
    */
   checkEntry(entry: string, args: readonly EntryArgument[]): string | null {
-    const type = exportedFunctionType(this.info, entry);
+    // Every spawn checks its entry: look each name up in the exports once.
+    let type = this.#entryTypes.get(entry);
+    if (type === undefined) {
+      type = exportedFunctionType(this.info, entry);
+      this.#entryTypes.set(entry, type);
+    }
     if (type === null) return `Function '${entry}' not found`;
     const given = args.map((a) => typeof a === "bigint" ? "i64" : "i32");
     const matches = type.params.length === given.length &&
