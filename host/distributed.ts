@@ -10,7 +10,7 @@ import type { Process } from "../runtime/process.ts";
 import type { Message } from "../runtime/message.ts";
 import { errorId } from "./error.ts";
 import { scratchData, sendAndAwaitReply, sendTo, takeScratch } from "./message.ts";
-import { requireSpawnPermission, spawnFromGuest } from "./process.ts";
+import { requireSpawnPermission, spawnReportingTo } from "./process.ts";
 import { notSupported } from "./not_supported.ts";
 
 /** This node's ID while the runtime is not part of a cluster. */
@@ -83,21 +83,8 @@ export const distributedNamespace: HostNamespace<Process> = {
           return SPAWN_MODULE_NOT_FOUND;
         }
         // Remote spawns are never linked (spec §1.16).
-        const result = spawnFromGuest(p, {
-          link: 0n,
-          configId,
-          moduleId: -1n,
-          funcPtr,
-          funcLen,
-          paramsPtr,
-          paramsLen,
-        });
-        if ("error" in result) {
-          p.memory.writeU64(idPtr, errorId(p, result.error));
-          return SPAWN_NODE_NOT_FOUND;
-        }
-        p.memory.writeU64(idPtr, result.processId);
-        return 0;
+        const call = { link: 0n, configId, moduleId: -1n, funcPtr, funcLen, paramsPtr, paramsLen };
+        return spawnReportingTo(p, call, idPtr) === null ? SPAWN_NODE_NOT_FOUND : 0;
       },
     ),
     send: hostFn(["i64", "i64"], ["i32"], (p) => (nodeId: bigint, processId: bigint) => {

@@ -133,6 +133,20 @@ export function spawnFromGuest(
   }
 }
 
+/**
+ * {@link spawnFromGuest}, writing to `idPtr` (already checked) the new process's ID, or the ID
+ * of an error saying why it could not be created. Returns the process ID, or null on an error.
+ */
+export function spawnReportingTo(process: Process, call: SpawnCall, idPtr: number): number | null {
+  const result = spawnFromGuest(process, call);
+  if ("error" in result) {
+    process.memory.writeU64(idPtr, errorId(process, result.error));
+    return null;
+  }
+  process.memory.writeU64(idPtr, result.processId);
+  return result.processId;
+}
+
 export const processNamespace: HostNamespace<Process> = {
   module: "lunatic::process",
   functions: {
@@ -240,23 +254,12 @@ export const processNamespace: HostNamespace<Process> = {
           p.memory.writeU64(idPtr, existing.processId);
           return 2;
         }
-        const result = spawnFromGuest(p, {
-          link,
-          configId,
-          moduleId,
-          funcPtr,
-          funcLen,
-          paramsPtr,
-          paramsLen,
-        });
+        const call = { link, configId, moduleId, funcPtr, funcLen, paramsPtr, paramsLen };
+        const processId = spawnReportingTo(p, call, idPtr);
         p.memory.writeU64(nodeIdPtr, 0n);
-        if ("error" in result) {
-          // lunatic registers the name even when the spawn failed; we do not.
-          p.memory.writeU64(idPtr, errorId(p, result.error));
-          return 1;
-        }
-        registry.set(name, { nodeId: 0n, processId: BigInt(result.processId) });
-        p.memory.writeU64(idPtr, result.processId);
+        // lunatic registers the name even when the spawn failed; we do not.
+        if (processId === null) return 1;
+        registry.set(name, { nodeId: 0n, processId: BigInt(processId) });
         return 0;
       },
     ),
@@ -275,21 +278,8 @@ export const processNamespace: HostNamespace<Process> = {
         idPtr: number,
       ) => {
         p.memory.check(idPtr, 8);
-        const result = spawnFromGuest(p, {
-          link,
-          configId,
-          moduleId,
-          funcPtr,
-          funcLen,
-          paramsPtr,
-          paramsLen,
-        });
-        if ("error" in result) {
-          p.memory.writeU64(idPtr, errorId(p, result.error));
-          return 1;
-        }
-        p.memory.writeU64(idPtr, result.processId);
-        return 0;
+        const call = { link, configId, moduleId, funcPtr, funcLen, paramsPtr, paramsLen };
+        return spawnReportingTo(p, call, idPtr) === null ? 1 : 0;
       },
     ),
     process_id: hostFn([], ["i64"], (p) => () => BigInt(p.id)),
