@@ -5,30 +5,14 @@
  * export timed in the original and in the instrumented module, whose out_of_fuel import refills
  * the counter with 100,000 units per call (`deno task bench`).
  */
-import { fileURLToPath } from "node:url";
+import { buildComputeGuest } from "./compute_guest.ts";
 import { parseModule } from "../runtime/wasm/module_info.ts";
 import { instrument, YIELD_IMPORT } from "../runtime/wasm/instrument.ts";
 
 const REFILL = 100_000n;
 const ROUNDS = 4;
 
-async function buildCompute(): Promise<Uint8Array<ArrayBuffer>> {
-  const source = fileURLToPath(new URL("./guests/compute.c", import.meta.url));
-  const dir = await Deno.makeTempDir({ prefix: "instrumentation_bench_" });
-  try {
-    const output = `${dir}/compute.wasm`;
-    const flags = ["--target=wasm32", "-O2", "-mbulk-memory", "-nostdlib", "-Wl,--no-entry"];
-    const { success, stderr } = await new Deno.Command("clang-14", {
-      args: [...flags, source, "-o", output],
-    }).output();
-    if (!success) throw new Error(`clang-14 failed: ${new TextDecoder().decode(stderr)}`);
-    return await Deno.readFile(output);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-const original = await buildCompute();
+const original = await buildComputeGuest();
 const instrumented = instrument(original, parseModule(original)).bytes;
 
 type Run = (rounds: number) => bigint;

@@ -6,7 +6,7 @@
  * original (`deno task bench:overhead`; target: at most 1.15). Each kernel is also timed alone
  * through its own export. `bench/instrumentation_bench.ts` shows the pair under `deno bench`.
  */
-import { fileURLToPath } from "node:url";
+import { buildComputeGuest } from "./compute_guest.ts";
 import { instrument, type InstrumentOptions, YIELD_IMPORT } from "../runtime/wasm/instrument.ts";
 import { parseModule } from "../runtime/wasm/module_info.ts";
 
@@ -14,28 +14,12 @@ const RUNS = 60;
 const ROUNDS = 4;
 const REFILL = 100_000n;
 
-async function buildCompute(): Promise<Uint8Array<ArrayBuffer>> {
-  const dir = await Deno.makeTempDir({ prefix: "instrumentation_overhead_" });
-  try {
-    const output = `${dir}/compute.wasm`;
-    const source = fileURLToPath(new URL("./guests/compute.c", import.meta.url));
-    const flags = ["--target=wasm32", "-O2", "-mbulk-memory", "-nostdlib", "-Wl,--no-entry"];
-    const { success, stderr } = await new Deno.Command("clang-14", {
-      args: [...flags, source, "-o", output],
-    }).output();
-    if (!success) throw new Error(`clang-14 failed: ${new TextDecoder().decode(stderr)}`);
-    return await Deno.readFile(output);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[sorted.length >> 1];
 }
 
-const original = await buildCompute();
+const original = await buildComputeGuest();
 type Kernel = (rounds: number) => bigint;
 type Exports = WebAssembly.Exports;
 
