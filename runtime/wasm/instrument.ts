@@ -1050,6 +1050,9 @@ const UNROLL_EDIT = -0x20000000;
  */
 const LEAF_MAX_COST = 16;
 
+/** A body longer than this many bytes is not looked at as a leaf (16 instructions fit). */
+const LEAF_MAX_BYTES = 256;
+
 /** Loops of at most this cost per iteration (outside their nested loops) are unrolled. */
 const UNROLL_MAX_COST = 80;
 
@@ -1126,6 +1129,9 @@ function rewriteCode(
   const leafCost = new Int32Array(bodies.length).fill(-1);
   let indirectCharge = 0;
   for (let i = 0; i < bodies.length && ctx.chargeLeaves; i++) {
+    // Only small bodies can be small leaves: the others are not walked twice. (A leaf padded
+    // past this with free instructions just keeps its check.)
+    if (bodies[i].end - bodies[i].start > LEAF_MAX_BYTES) continue;
     ctx.reset();
     ctx.whereFunction = imported + i;
     walkBody(ctx, bodies[i]);
