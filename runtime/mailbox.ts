@@ -11,11 +11,6 @@ export class Mailbox {
   #queue: Message[] = [];
   #head = 0;
 
-  /** Number of queued messages. */
-  get size(): number {
-    return this.#queue.length - this.#head;
-  }
-
   push(message: Message): void {
     this.#queue.push(message);
   }
