@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { compileC, compileWat } from "./helpers/compile.ts";
 import { ByteReader, ByteWriter } from "../runtime/wasm/bytes.ts";
 import { type Limits, parseModule, SectionId } from "../runtime/wasm/module_info.ts";
-import { limitMemory, memoryMinimumPages, rewriteSections } from "../runtime/wasm/rewrite.ts";
+import {
+  canImportMemory,
+  limitAndImportMemory,
+  limitMemory,
+  MEMORY_IMPORT,
+  memoryMinimumPages,
+  rewriteSections,
+} from "../runtime/wasm/rewrite.ts";
 
 /** Compiles WAT (names kept); `flags` are wat2wasm's. */
 const wat = (source: string, ...flags: string[]) => compileWat(source, flags);
@@ -166,6 +173,98 @@ Deno.test("limitMemory: a minimum above the limit is refused; memoryMinimumPages
   );
   assert.equal(memoryMinimumPages(imported), 7); // imported memories come first
   assert.equal(memoryMinimumPages(parseModule(await wat(`(module)`))), null);
+});
+
+Deno.test("limitAndImportMemory: memory 0 becomes an import with the limited limits; data, exports and grow work on the given memory", async () => {
+  const bytes = await wat(`
+    (module
+      (import "env" "f" (func $f (result i32)))
+      (memory (export "memory") 2)
+      (data (i32.const 70000) "hello")
+      (func (export "read") (param i32) (result i32) (i32.load8_u (local.get 0)))
+      (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+      (func (export "size") (result i32) (memory.size)))`);
+  const info = parseModule(bytes);
+  assert.ok(canImportMemory(info));
+  const { bytes: rewritten, initial, maximum } = limitAndImportMemory(bytes, info, 4);
+  assert.deepEqual([initial, maximum], [2, 4]);
+  assert.ok(WebAssembly.validate(rewritten));
+  const reparsed = parseModule(rewritten);
+  assert.deepEqual(reparsed.memories, []);
+  assert.deepEqual(reparsed.importedMemories, [{ min: 2, max: 4, shared: false, memory64: false }]);
+  // The guest's function import keeps its index: memory imports are another index space.
+  assert.deepEqual(reparsed.imports.map((i) => [i.module, i.name, i.kind]), [
+    ["env", "f", "func"],
+    [MEMORY_IMPORT.module, MEMORY_IMPORT.name, "memory"],
+  ]);
+
+  const memory = new WebAssembly.Memory({ initial, maximum });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(rewritten), {
+    env: { f: () => 0 },
+    [MEMORY_IMPORT.module]: { [MEMORY_IMPORT.name]: memory },
+  });
+  const guest = instance.exports as unknown as Grower & { read(at: number): number };
+  assert.equal(guest.memory, memory); // the export is the memory the host gave
+  assert.equal(new TextDecoder().decode(new Uint8Array(memory.buffer, 70000, 5)), "hello");
+  assert.equal(guest.read(70001), "e".charCodeAt(0));
+  assert.equal(guest.grow(2), 2);
+  assert.equal(guest.grow(1), -1); // the limit holds
+  assert.equal(guest.size(), 4);
+
+  // A memory with a larger maximum than the import allows does not link.
+  assert.throws(
+    () =>
+      new WebAssembly.Instance(new WebAssembly.Module(rewritten), {
+        env: { f: () => 0 },
+        [MEMORY_IMPORT.module]: {
+          [MEMORY_IMPORT.name]: new WebAssembly.Memory({ initial: 2, maximum: 5 }),
+        },
+      }),
+    WebAssembly.LinkError,
+  );
+});
+
+Deno.test("limitAndImportMemory: a module without imports gets an import section; other memories stay defined", async () => {
+  const single = await wat(`(module (memory 1) (func (export "size") (result i32) (memory.size)))`);
+  const { bytes } = limitAndImportMemory(single, parseModule(single), 3);
+  assert.ok(WebAssembly.validate(bytes));
+  assert.deepEqual(parseModule(bytes).importedMemories, [
+    { min: 1, max: 3, shared: false, memory64: false },
+  ]);
+
+  const multi = await wat(
+    `(module (memory 1) (memory 2 3)
+       (func (export "size1") (result i32) (memory.size 1)))`,
+    "--enable-multi-memory",
+  );
+  const rewritten = limitAndImportMemory(multi, parseModule(multi), 40);
+  assert.ok(WebAssembly.validate(rewritten.bytes));
+  const reparsed = parseModule(rewritten.bytes);
+  assert.deepEqual(reparsed.importedMemories.map((m) => [m.min, m.max]), [[1, 40]]);
+  assert.deepEqual(reparsed.memories.map((m) => [m.min, m.max]), [[2, 3]]);
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(rewritten.bytes), {
+    [MEMORY_IMPORT.module]: {
+      [MEMORY_IMPORT.name]: new WebAssembly.Memory({ initial: 1, maximum: 40 }),
+    },
+  });
+  assert.equal((instance.exports.size1 as () => number)(), 2); // memory 1 is still the second
+});
+
+Deno.test("limitAndImportMemory: shared, 64-bit, imported or missing memories are refused", async () => {
+  const cases = [
+    await wat(`(module (memory 1 10 shared))`, "--enable-threads"),
+    await wat(`(module (memory i64 1))`, "--enable-memory64"),
+    await wat(`(module (import "env" "m" (memory 1)) (memory 2))`, "--enable-multi-memory"),
+    await wat(`(module)`),
+  ];
+  for (const bytes of cases) {
+    const info = parseModule(bytes);
+    assert.equal(canImportMemory(info), false);
+    assert.throws(() => limitAndImportMemory(bytes, info, 10), {
+      name: "RangeError",
+      message: "the module has no single private 32-bit memory 0 to import",
+    });
+  }
 });
 
 Deno.test("limitMemory: custom sections and the name section survive byte-for-byte", async () => {

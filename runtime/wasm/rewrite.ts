@@ -3,8 +3,9 @@
  * being changed are re-encoded. Everything else (custom sections included) is copied
  * byte-for-byte, so offsets inside untouched sections keep their meaning.
  */
-import { ByteWriter, encodeU32Leb } from "./bytes.ts";
+import { ByteReader, ByteWriter, encodeU32Leb } from "./bytes.ts";
 import {
+  type Limits,
   MAX_MEMORY32_PAGES,
   MAX_MEMORY64_PAGES,
   type ModuleInfo,
@@ -95,6 +96,9 @@ export function rewriteSections<Bytes extends Uint8Array>(
   return output;
 }
 
+/** Where {@link limitAndImportMemory} imports the module's memory from. */
+export const MEMORY_IMPORT = { module: "lunatic::internal", name: "memory" } as const;
+
 /**
  * Returns a module in which every defined memory's maximum is `min(declared max ?? maxPages,
  * maxPages)` (also capped at the format's limit), so the guest can never grow past the
@@ -107,11 +111,60 @@ export function limitMemory<Bytes extends Uint8Array>(
   info: ModuleInfo,
   maxPages: number,
 ): Bytes | Uint8Array<ArrayBuffer> {
+  const limited = limitedMemories(info, maxPages);
+  if (limited.every((memory, i) => info.memories[i].max === memory.max)) return bytes;
+  return rewriteSections(bytes, info, { [SectionId.memory]: () => encodeMemories(limited) });
+}
+
+/**
+ * {@link limitMemory}, and memory 0 (which must be defined, 32-bit and not shared, with no
+ * imported memory) becomes an import of {@link MEMORY_IMPORT} with the limited limits, so
+ * that the host can hand each instance a memory it keeps when the instance is gone. Memory
+ * indices do not change: the import is the only imported memory, so it is memory 0.
+ */
+export function limitAndImportMemory<Bytes extends Uint8Array>(
+  bytes: Bytes,
+  info: ModuleInfo,
+  maxPages: number,
+): { bytes: Uint8Array<ArrayBuffer>; initial: number; maximum: number } {
+  if (!canImportMemory(info)) {
+    throw new RangeError("the module has no single private 32-bit memory 0 to import");
+  }
+  const [first, ...rest] = limitedMemories(info, maxPages);
+  const entry = new ByteWriter(48).name(MEMORY_IMPORT.module).name(MEMORY_IMPORT.name).u8(0x02)
+    .u8(0x01).unsigned(first.min).unsigned(first.max).finish();
+  const importSection = info.sections.some((s) => s.id === SectionId.import);
+  const rewritten = rewriteSections(
+    bytes,
+    info,
+    {
+      [SectionId.memory]: () => encodeMemories(rest),
+      [SectionId.import]: (content) => {
+        const reader = new ByteReader(content);
+        const count = reader.u32();
+        return new ByteWriter(content.length + entry.length + 5).unsigned(count + 1)
+          .bytes(content.subarray(reader.pos)).bytes(entry).finish();
+      },
+    },
+    importSection
+      ? {}
+      : { [SectionId.import]: new ByteWriter(entry.length + 1).u32(1).bytes(entry).finish() },
+  );
+  return { bytes: rewritten as Uint8Array<ArrayBuffer>, initial: first.min, maximum: first.max };
+}
+
+/** Whether {@link limitAndImportMemory} applies: memory 0 is defined, 32-bit and not shared. */
+export function canImportMemory(info: ModuleInfo): boolean {
+  const first = info.memories[0];
+  return info.importedMemories.length === 0 && first !== undefined && !first.shared &&
+    !first.memory64;
+}
+
+function limitedMemories(info: ModuleInfo, maxPages: number): (Limits & { max: number })[] {
   if (!Number.isSafeInteger(maxPages) || maxPages < 0) {
     throw new RangeError(`invalid memory page limit: ${maxPages}`);
   }
-  if (info.memories.length === 0) return bytes;
-  const limited = info.memories.map((memory) => {
+  return info.memories.map((memory) => {
     const cap = Math.min(maxPages, memory.memory64 ? MAX_MEMORY64_PAGES : MAX_MEMORY32_PAGES);
     const max = Math.min(memory.max ?? cap, cap);
     if (memory.min > max) {
@@ -119,21 +172,18 @@ export function limitMemory<Bytes extends Uint8Array>(
     }
     return { ...memory, max };
   });
-  if (limited.every((memory, i) => info.memories[i].max === memory.max)) return bytes;
+}
 
-  return rewriteSections(bytes, info, {
-    [SectionId.memory]: () => {
-      const writer = new ByteWriter(4 + limited.length * 12);
-      writer.u32(limited.length);
-      for (const memory of limited) {
-        // Keep the shared and 64-bit bits; set the has-maximum bit.
-        writer.u8(0x01 | (memory.shared ? 0x02 : 0) | (memory.memory64 ? 0x04 : 0));
-        writer.unsigned(memory.min);
-        writer.unsigned(memory.max);
-      }
-      return writer.finish();
-    },
-  });
+function encodeMemories(memories: readonly (Limits & { max: number })[]): Uint8Array {
+  const writer = new ByteWriter(4 + memories.length * 12);
+  writer.u32(memories.length);
+  for (const memory of memories) {
+    // Keep the shared and 64-bit bits; set the has-maximum bit.
+    writer.u8(0x01 | (memory.shared ? 0x02 : 0) | (memory.memory64 ? 0x04 : 0));
+    writer.unsigned(memory.min);
+    writer.unsigned(memory.max);
+  }
+  return writer.finish();
 }
 
 /** The minimum size in pages of memory 0 (imported memories come first), or null if none. */
