@@ -50,6 +50,13 @@ const NORMAL: ProcessOutcome = { kind: "normal" };
 const FUEL_UNIT = 100_000;
 /** Instructions a process runs between checks with the scheduler (wasmtime yields as often). */
 const FUEL_SLICE = 100_000;
+/**
+ * The fewest instructions a slice grants. A slice shrinks when host calls make its
+ * instructions slow (a loop of spawns runs ~20 instructions per 30 us spawn), so that the
+ * process still checks in with the scheduler about every {@link SLICE_TARGET_MS}.
+ */
+const MIN_FUEL_SLICE = 1_000;
+const SLICE_TARGET_MS = 1;
 
 /**
  * A lunatic process: one WebAssembly instance with its own memory, a mailbox, links and
@@ -61,6 +68,8 @@ export class Process implements HostContext {
   // processes every hop finds the receiver's state out of cache, and each object or distant
   // field it reads costs a miss (BENCHMARKS.md).
   #state: State = "created";
+  /** Whether the process waited since its slice began (beside #state: a receive sets both). */
+  #waitedInSlice = false;
   /** The message scratch slot (spec §3.2): the message being built or the last received. */
   #scratch: Message | null = null;
   /** Whether the scratch message may hold resources to drop when it is replaced. */
@@ -106,6 +115,10 @@ export class Process implements HostContext {
   #fuelUsed = 0;
   /** Size of the slice the counter was last set to. */
   #fuelGranted = 0;
+  /** Size of the next slice: up to {@link FUEL_SLICE}, less while slices run slow. */
+  #fuelSlice = MIN_FUEL_SLICE;
+  /** When the current slice began (NaN: before the first). */
+  #sliceStart = NaN;
 
   constructor(
     readonly runtime: Runtime,
@@ -214,21 +227,49 @@ export class Process implements HostContext {
    * counter its next slice. During instantiation (a start function) it never suspends.
    */
   readonly outOfFuel = (counter: bigint): bigint | Promise<bigint> => {
-    this.#fuelUsed += this.#fuelGranted - Number(counter);
-    let grant = FUEL_SLICE;
+    const burnt = this.#fuelGranted - Number(counter);
+    this.#fuelUsed += burnt;
+    const now = performance.now();
+    this.#adaptSlice(burnt, this.#waitedInSlice ? NaN : now - this.#sliceStart);
+    this.#waitedInSlice = false;
+    let grant = this.#fuelSlice;
     if (this.config.maxFuel !== 0n) {
       const left = Number(this.config.maxFuel) * FUEL_UNIT - this.#fuelUsed;
       if (left <= 0) throw new HostTrap("out of fuel");
       grant = Math.min(grant, left);
     }
     this.#fuelGranted = grant;
+    this.#sliceStart = now;
     this.checkSignals();
     const next = BigInt(grant);
     if (this.#state === "running" && this.runtime.scheduler.shouldYield()) {
-      return this.suspend(Promise.resolve(next));
+      // The next slice starts when the process runs again, not while it waits its turn.
+      return this.suspend(Promise.resolve(next)).then(this.#startSlice);
     }
     return next;
   };
+
+  readonly #startSlice = (next: bigint): bigint => {
+    this.#sliceStart = performance.now();
+    this.#waitedInSlice = false;
+    return next;
+  };
+
+  /**
+   * Sizes the next slice from how long the last one's `burnt` instructions took: a slice
+   * slower than {@link SLICE_TARGET_MS} (host calls between the instructions) shrinks to
+   * what would take that long; a fast one, or one during which the process waited (NaN: it
+   * was not hogging, or the first), doubles back towards {@link FUEL_SLICE}. Slices start small, so a
+   * process that spawns in a loop checks in within its first milliseconds.
+   */
+  #adaptSlice(burnt: number, elapsedMs: number): void {
+    if (elapsedMs > SLICE_TARGET_MS) {
+      const fitting = Math.floor(burnt * SLICE_TARGET_MS / elapsedMs);
+      this.#fuelSlice = Math.max(MIN_FUEL_SLICE, Math.min(this.#fuelSlice, fitting));
+    } else if (!(elapsedMs >= SLICE_TARGET_MS / 2)) {
+      this.#fuelSlice = Math.min(FUEL_SLICE, this.#fuelSlice * 2);
+    }
+  }
 
   /** Queues the entry call; the process starts running on the scheduler's next turn. */
   start(entry: string, args: EntryArgument[]): void {
@@ -265,6 +306,7 @@ export class Process implements HostContext {
       const wait: Wait = { reject, onAbort };
       this.#wait = wait;
       this.#state = "waiting";
+      this.#waitedInSlice = true;
       promise.then(
         (value) => this.#wake(wait, () => resolve(value)),
         (error) => this.#wake(wait, () => reject(error)),
@@ -292,6 +334,7 @@ export class Process implements HostContext {
       onAbort: () => this.#stopReceiving(),
     };
     this.#state = "waiting";
+    this.#waitedInSlice = true;
     this.#receiveTags = tags;
     this.#receiving = true;
     if (timeout !== null) {

@@ -4,7 +4,7 @@
  * a stack overflow or a kill of a running process is a process failure, never a runtime crash.
  */
 import assert from "node:assert/strict";
-import { runRecorded } from "./helpers/run_guest.ts";
+import { outputLines, runRecorded } from "./helpers/run_guest.ts";
 
 /** Runs an export of preemption.wasm as the root, recording every process's outcome. */
 function run(entry: string, entryArgs: (number | bigint)[] = []) {
@@ -67,4 +67,15 @@ Deno.test("a stack overflow fails only that process", async () => {
 Deno.test("a process that kills itself dies at its next check even in an infinite loop", async () => {
   const result = await run("kill_self_then_spin");
   assert.deepEqual(result.outcome, { kind: "failure", reason: "killed" });
+});
+
+Deno.test("a process spawning in a loop lets its children run before the loop ends", async () => {
+  // 2,000 spawns are ~60,000 instructions: one slice, were slices counted in instructions
+  // alone. They take the host tens of milliseconds, so slices shrink to about a millisecond.
+  const result = await runRecorded("spawn_fairness");
+  assert.equal(result.exitCode, 0);
+  const [during, total] = outputLines(result.stdout);
+  const replied = Number(/^replies when the loop ended: (\d+)$/.exec(during)?.[1]);
+  assert.ok(replied >= 1000, `only ${replied} of 2000 children had replied: ${during}`);
+  assert.equal(total, "replies: 2000");
 });
