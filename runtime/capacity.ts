@@ -22,7 +22,7 @@ const STACK_BYTES = 1 << 20;
 const ADDRESS_SPACE = 128 * 2 ** 40;
 /** What the runtime leaves for V8's heap, code and everything else. */
 const ADDRESS_SPACE_RESERVE = 8 * 2 ** 40;
-/** Maps left for V8, Deno and the host. */
+/** Maps left for V8, Deno and the host (and the pool of zeroed memories: at most 512). */
 const MAP_RESERVE = 4096;
 
 function readMaxMapCount(): number {

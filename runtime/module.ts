@@ -18,8 +18,20 @@ import {
   type ModuleInfo,
   parseModule,
 } from "./wasm/module_info.ts";
-import { limitMemory } from "./wasm/rewrite.ts";
+import {
+  canImportMemory,
+  limitAndImportMemory,
+  limitMemory,
+  MEMORY_IMPORT,
+} from "./wasm/rewrite.ts";
+import { POOLED_MEMORY_MAX_PAGES } from "./memory_pool.ts";
 import { instrument, type InstrumentResult, YIELD_IMPORT } from "./wasm/instrument.ts";
+
+/** Limits of an imported memory, in pages. */
+export interface MemoryLimits {
+  readonly initial: number;
+  readonly maximum: number;
+}
 
 /** One function import of a module, resolved to the host function that serves it. */
 interface LinkedImport {
@@ -58,6 +70,8 @@ export class LunaticModule {
   readonly #compiled = new Map<number, WebAssembly.Module>();
   readonly #namespaces: HostNamespace<HostContext>[];
   readonly #prepared = new WeakSet<ProcessConfig>();
+  /** Per compiled variant: the limits of the memory it imports, or null if it has its own. */
+  readonly #memoryImports = new Map<number, MemoryLimits | null>();
   /** Per compiled variant: how far the rewrite moved the code section. */
   readonly #offsetShift = new Map<number, number>();
 
@@ -172,22 +186,46 @@ export class LunaticModule {
     const source = this.preemptive
       ? this.#instrumented()
       : { bytes: this.bytes as Uint8Array<ArrayBuffer>, info: this.info };
-    const limited = limitMemory(source.bytes, source.info, maxPages) as Uint8Array<ArrayBuffer>;
-    // Only the memory section (before the code) changes size.
+    // A small memory is imported, so that it can come from (and go back to) the runtime's
+    // pool of zeroed memories instead of a fresh mapping per process.
+    let limited: Uint8Array<ArrayBuffer>;
+    if (canImportMemory(source.info) && source.info.memories[0].min <= POOLED_MEMORY_MAX_PAGES) {
+      const { bytes, initial, maximum } = limitAndImportMemory(source.bytes, source.info, maxPages);
+      limited = bytes;
+      this.#memoryImports.set(maxPages, { initial, maximum });
+    } else {
+      limited = limitMemory(source.bytes, source.info, maxPages) as Uint8Array<ArrayBuffer>;
+      this.#memoryImports.set(maxPages, null);
+    }
+    // Only the import and memory sections (before the code) change size.
     this.#offsetShift.set(maxPages, limited.byteLength - source.bytes.byteLength);
     return limited;
   }
 
   /**
-   * The imports object for one process: every host function bound to it. A function outside
-   * the process's allowed namespaces is linked to a stub that traps, so the check costs
-   * nothing per call.
+   * The limits of the memory the variant compiled for `maxPages` imports (the process must
+   * provide one: see {@link importsFor}), or null when it defines its own (or has none).
+   * Valid once {@link compiled} made the variant.
    */
-  importsFor(process: HostContext, outOfFuel: (counter: bigint) => unknown): WebAssembly.Imports {
+  importedMemory(maxPages: number): MemoryLimits | null {
+    return this.#memoryImports.get(maxPages) ?? null;
+  }
+
+  /**
+   * The imports object for one process: every host function bound to it, and its `memory`
+   * when the variant imports it. A function outside the process's allowed namespaces is
+   * linked to a stub that traps, so the check costs nothing per call.
+   */
+  importsFor(
+    process: HostContext,
+    outOfFuel: (counter: bigint) => unknown,
+    memory: WebAssembly.Memory | null = null,
+  ): WebAssembly.Imports {
     const imports: Record<string, Record<string, unknown>> = {};
     if (this.preemptive) {
       imports[YIELD_IMPORT.module] = { [YIELD_IMPORT.name]: new Suspending(outOfFuel) };
     }
+    if (memory !== null) (imports[MEMORY_IMPORT.module] ??= {})[MEMORY_IMPORT.name] = memory;
     const config = process.config;
     const filtered = !config.allowsEverything;
     for (const { module, name, hostFunction } of this.imports) {

@@ -12,7 +12,7 @@ import {
   receiveStatus,
   TIMEOUT,
 } from "./message.ts";
-import type { LunaticModule } from "./module.ts";
+import type { LunaticModule, MemoryLimits } from "./module.ts";
 import { ResourceTable } from "./resources.ts";
 import type { Runtime } from "./runtime.ts";
 import type { Stdio } from "./stdio.ts";
@@ -218,6 +218,14 @@ export class Process implements HostContext {
    */
   instantiate(imports: WebAssembly.Imports, compiled: WebAssembly.Module): void {
     this.#instance = new WebAssembly.Instance(compiled, imports);
+  }
+
+  /** The pooled memory the instance imports, given back to the runtime's pool at the end. */
+  #pooledMemory: { memory: WebAssembly.Memory; limits: MemoryLimits } | null = null;
+
+  /** The instance imports `memory` (with `limits`): the process gives it back when it ends. */
+  ownMemory(memory: WebAssembly.Memory, limits: MemoryLimits): void {
+    this.#pooledMemory = { memory, limits };
   }
 
   /**
@@ -530,6 +538,14 @@ export class Process implements HostContext {
     this.#modules = null;
     this.#instance = null;
     this.#memory = null;
+    // Every end comes after the guest's last activation returned or unwound (a process that
+    // never started has none), and host calls write to guest memory only before returning
+    // to it: nothing can touch the memory any more.
+    if (this.#pooledMemory !== null) {
+      const { memory, limits } = this.#pooledMemory;
+      this.#pooledMemory = null;
+      this.runtime.memories.give(memory, limits.initial, limits.maximum);
+    }
   }
 }
 

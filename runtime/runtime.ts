@@ -4,6 +4,7 @@ import { Environment } from "./environment.ts";
 import { LunaticError } from "./errors.ts";
 import type { HostNamespace } from "./host_api.ts";
 import { logger } from "./log.ts";
+import { MemoryPool } from "./memory_pool.ts";
 import { HostRegistry, type LunaticModule, ModuleLoader } from "./module.ts";
 import { type EntryArgument, Process, type ProcessOutcome } from "./process.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -34,6 +35,8 @@ export type ExitListener = (process: Process, outcome: ProcessOutcome) => void;
 export class Runtime {
   readonly scheduler = new Scheduler();
   readonly capacity: Capacity;
+  /** Zeroed memories of ended processes, for new ones with the same limits. */
+  readonly memories = new MemoryPool();
   readonly modules: ModuleLoader;
   readonly #environments = new Map<number, Environment>();
   readonly #exitListeners = new Set<ExitListener>();
@@ -72,10 +75,17 @@ export class Runtime {
     const id = environment.allocateProcessId();
     module.prepare(config);
     const compiled = module.compiled(config.maxMemoryPages);
+    const memoryLimits = module.importedMemory(config.maxMemoryPages);
     const charge = this.capacity.charge(config.maxMemoryPages);
     const process = new Process(this, environment, id, module, config, request.stdio, charge);
     try {
-      process.instantiate(module.importsFor(process, process.outOfFuel), compiled);
+      // A memory that saw a failed instantiation (data written, a start function run) is
+      // not given back to the pool: the process never takes ownership of it.
+      const memory = memoryLimits === null
+        ? null
+        : this.memories.take(memoryLimits.initial, memoryLimits.maximum);
+      process.instantiate(module.importsFor(process, process.outOfFuel, memory), compiled);
+      if (memory !== null) process.ownMemory(memory, memoryLimits!);
     } catch (error) {
       this.capacity.release(charge);
       throw new LunaticError(
