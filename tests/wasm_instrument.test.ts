@@ -11,6 +11,7 @@ import { ByteReader, ByteWriter, WasmFormatError } from "../runtime/wasm/bytes.t
 import { type ModuleInfo, parseModule } from "../runtime/wasm/module_info.ts";
 import {
   FUEL_GLOBAL_EXPORT,
+  HANDLE_IMPORT,
   instrument,
   type InstrumentOptions,
   type InstrumentResult,
@@ -161,6 +162,8 @@ class FuelMeter {
 interface Both {
   original: WebAssembly.Instance;
   instrumented: WebAssembly.Instance;
+  /** Instrumented with `processHandle` too, its imports checking the handle they get. */
+  handled: WebAssembly.Instance;
   meter: FuelMeter;
   result: InstrumentResult;
   info: ModuleInfo;
@@ -187,7 +190,53 @@ function instantiateBoth(
   const imports = makeImports();
   imports[YIELD_IMPORT.module] = { [YIELD_IMPORT.name]: meter.outOfFuel };
   meter.instance = new WebAssembly.Instance(new WebAssembly.Module(result.bytes), imports);
-  return { original, instrumented: meter.instance, meter, result, info };
+  return {
+    original,
+    instrumented: meter.instance,
+    handled: handledInstance(bytes, info, makeImports, options),
+    meter,
+    result,
+    info,
+  };
+}
+
+/** The handle {@link handledInstance} passes. */
+const HANDLE = 7;
+
+/**
+ * `bytes` instrumented with `processHandle`, linked to `makeImports()` through wrappers that
+ * check and drop the handle each host call gets last.
+ */
+function handledInstance(
+  bytes: Uint8Array,
+  info: ModuleInfo,
+  makeImports: () => WebAssembly.Imports,
+  options: { refill?: bigint; stopAfter?: number; instrument?: InstrumentOptions },
+): WebAssembly.Instance {
+  const result = instrument(bytes, info, { ...options.instrument, processHandle: true });
+  assert.ok(WebAssembly.validate(result.bytes), "the module with a process handle validates");
+  const given = makeImports();
+  const module = new WebAssembly.Module(result.bytes);
+  const imports: WebAssembly.Imports = {};
+  for (const { module: from, name, kind } of WebAssembly.Module.imports(module)) {
+    if (from === YIELD_IMPORT.module) continue;
+    const value = given[from][name];
+    imports[from] ??= {};
+    imports[from][name] = kind !== "function" ? value : (...args: unknown[]) => {
+      const handle = args.pop();
+      assert.equal(handle, HANDLE, `${from}::${name} gets the handle last`);
+      return (value as (...a: unknown[]) => unknown)(...args);
+    };
+  }
+  const meter = new FuelMeter(options.refill ?? 10_000n, options.stopAfter);
+  imports[YIELD_IMPORT.module] = {
+    [YIELD_IMPORT.name]: (counter: bigint, handle: number) => {
+      assert.equal(handle, HANDLE, "out_of_fuel gets the handle");
+      return meter.outOfFuel(counter);
+    },
+    [HANDLE_IMPORT.name]: HANDLE,
+  };
+  return new WebAssembly.Instance(module, imports);
 }
 
 /** The counter exported, so that tests can read and set it. */
@@ -235,6 +284,8 @@ function sameCalls(both: Both, calls: [string, ...unknown[]][]): Outcome[] {
     const expected = outcome(call(both.original));
     const actual = outcome(call(both.instrumented));
     assert.deepEqual(actual, expected, `${name}(${args.join(", ")})`);
+    const handled = outcome(call(both.handled));
+    assert.deepEqual(handled, expected, `${name}(${args.join(", ")}) with a process handle`);
     results.push(actual);
   }
   return results;
@@ -1099,6 +1150,71 @@ Deno.test("try_table, throw_ref, typed function references, GC i31 and table ini
 
 // --- indices, names, start, custom sections ----------------------------------------------
 
+Deno.test("processHandle: every host call gets the handle, by call, tail call, table, reference, export or start", async () => {
+  const bytes = await wat(`(module $handled
+    (import "env" "base" (global $base i32))
+    (import "env" "f" (func $f (param i32) (result i32)))
+    (import "env" "note" (func $note (param i64)))
+    (import "env" "started" (func $started))
+    (global $count (mut i32) (i32.const 5))
+    (global $fromBase i32 (global.get $base))
+    (table 3 funcref)
+    (elem (i32.const 0) $f $double)
+    (elem declare func $f)
+    (memory (export "memory") 1)
+    (data (global.get $base) "x")
+    (export "f" (func $f))
+    (export "count" (global $count))
+    (start $started)
+    (type $unary (func (param i32) (result i32)))
+    (func $double (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+    (func (export "run") (param $x i32) (result i32)
+      (global.set $count (i32.add (global.get $count) (global.get $fromBase)))
+      (call $note (i64.const -7))
+      (i32.add (call $f (local.get $x))
+        (i32.add (call_indirect (type $unary) (local.get $x) (i32.const 0))
+          (i32.add (global.get $count)
+            (call_indirect (type $unary) (local.get $x) (i32.const 1))))))
+    (func (export "tail") (param i32) (result i32) (return_call $f (local.get 0)))
+    (func (export "viaRef") (param i32) (result i32)
+      (table.set 0 (i32.const 2) (ref.func $f))
+      (call_indirect (type $unary) (local.get 0) (i32.const 2))))`);
+  const calls: unknown[][] = [];
+  const both = instantiateBoth(bytes, () => ({
+    env: {
+      base: 3,
+      f: (x: number) => (calls.push(["f", x]), x + 100),
+      note: (v: bigint) => calls.push(["note", v]),
+      started: () => calls.push(["started"]),
+    },
+  }));
+  sameCalls(both, [["run", 1], ["tail", 5], ["viaRef", 6], ["f", 9]]);
+  // Each of the three instances made the same calls, in turn (the handled one's wrappers
+  // checked that every call got the handle, last): the start function at instantiation...
+  assert.deepEqual(calls.splice(0, 3), [["started"], ["started"], ["started"]]);
+  // ...then each export: run calls note, f directly and f through the table; tail, viaRef
+  // (through a reference stored in the table) and the exported import call f once.
+  const perInstance = [[["note", -7n], ["f", 1], ["f", 1]], [["f", 5]], [["f", 6]], [["f", 9]]];
+  assert.deepEqual(calls, perInstance.flatMap((made) => [...made, ...made, ...made]));
+  assert.equal((both.handled.exports.count as WebAssembly.Global).value, 8);
+
+  const handled = instrument(bytes, parseModule(bytes), { processHandle: true });
+  const info = parseModule(handled.bytes);
+  // The imports gained an i32 parameter; the handle is the last import.
+  assert.deepEqual(info.imports.map((i) => [i.name, i.kind, i.type?.params]), [
+    ["base", "global", undefined],
+    ["f", "func", ["i32", "i32"]],
+    ["note", "func", ["i64", "i32"]],
+    ["started", "func", ["i32"]],
+    [YIELD_IMPORT.name, "func", ["i64", "i32"]],
+    [HANDLE_IMPORT.name, "global", undefined],
+  ]);
+  // The global names moved with their globals: the disassembly still reads and writes $count.
+  const text = await wasm2wat(handled.bytes);
+  assert.match(text, /global\.set \$count\b/);
+  assert.match(text, /global\.get \$fromBase\b/);
+});
+
 Deno.test("the start function, exports and names (function and local) are renumbered", async () => {
   const bytes = withCustomSection(
     await wat(`(module $named
@@ -1127,7 +1243,7 @@ Deno.test("the start function, exports and names (function and local) are renumb
   const both = await checkedBoth(bytes, () => ({
     env: { log: (v: number) => logged.push(v), logTwice: (v: number) => logged.push(v, v) },
   }));
-  assert.deepEqual(logged, [1, 1], "the start function ran in both");
+  assert.deepEqual(logged, [1, 1, 1], "the start function ran in all three");
   assert.ok(both.meter.calls >= 1, "with an empty counter, the start function called out_of_fuel");
   assert.equal((both.instrumented.exports.started as WebAssembly.Global).value, 5);
   sameCalls(both, [["first", 4], ["second", 10], ["alias", 2]]);
@@ -1610,18 +1726,19 @@ function runCommand(instance: WebAssembly.Instance, output: string[]) {
 for (const level of ["-O0", "-O2"]) {
   Deno.test(`a C program (wasi-libc, ${level}) prints the same output instrumented`, async () => {
     const bytes = await clang(C_PROGRAM, ["--target=wasm32-wasi", level, "-Wl,--strip-debug"]);
-    const outputs: [string[], string[]] = [[], []];
+    const outputs: string[][] = [[], [], []];
     const instances: WebAssembly.Instance[] = [];
     let made = 0;
     const both = instantiateBoth(bytes, () => {
       const which = made++;
       return tinyWasi(() => instances[which], outputs[which]);
     });
-    instances.push(both.original, both.instrumented);
+    instances.push(both.original, both.instrumented, both.handled);
     const expected = runCommand(both.original, outputs[0]);
     const actual = runCommand(both.instrumented, outputs[1]);
     assert.match(expected.output, /hash [0-9a-f]{8}\nops \d+\nfib 17711\nsorted /);
     assert.deepEqual(actual, expected);
+    assert.deepEqual(runCommand(both.handled, outputs[2]), expected, "with a process handle");
     assert.equal(expected.code, 3);
     assert.ok(both.meter.calls > 10, `${both.meter.calls} out_of_fuel calls`);
     await assertOnlyChecksAdded(bytes, instrument(bytes, parseModule(bytes), PLAIN));

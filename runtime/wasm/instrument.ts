@@ -97,7 +97,20 @@ export interface InstrumentOptions {
    * sites (default true). Off, every function has an entry check.
    */
   chargeLeavesAtCallSites?: boolean;
+  /**
+   * Pass the calling process's handle to every host function (default false): an imported
+   * immutable i32 global {@link HANDLE_IMPORT} is appended as the last argument of every call
+   * of a function import (`out_of_fuel` included), whose types gain that parameter. A function
+   * import used other than by a direct call (in a table, by `ref.func`, exported, or as the
+   * start function) is replaced there by an adapter, a defined function with the original
+   * signature that calls the import with the handle. So one set of host functions serves
+   * every instance of the module.
+   */
+  processHandle?: boolean;
 }
+
+/** The process handle's import: an immutable i32 global (see {@link InstrumentOptions}). */
+export const HANDLE_IMPORT = { module: "lunatic::internal", name: "handle" } as const;
 
 /**
  * Adds the fuel counter, the `out_of_fuel` import and a check at every function entry and loop
@@ -120,18 +133,45 @@ export function instrument(
     );
   }
   const imported = info.importedFunctionCount;
+  const handle = options.processHandle ?? false;
+  const imports = sectionOf(info, SectionId.import);
+  const functionImports = imports === undefined || !handle
+    ? []
+    : readFunctionImports(bytes, imports.contentStart, imports.end);
 
-  // The () -> () type: an existing one, or a new one at the end of the type section.
-  let yieldType = info.types.findIndex((t) =>
-    t.params.length === 1 && t.params[0] === "i64" && t.results.length === 1 &&
-    t.results[0] === "i64"
-  );
-  const addType = yieldType < 0;
-  if (addType) yieldType = info.types.length;
+  // out_of_fuel's type, (i64) -> (i64) (with the handle: (i64, i32) -> (i64)): an existing
+  // one, or a new one at the end of the type section. With the handle, each function import's
+  // type gets a variant with an i32 parameter more, also at the end.
+  const newTypes: Uint8Array[] = [];
+  const typeSection = sectionOf(info, SectionId.type);
+  const typeBytes = handle && typeSection !== undefined
+    ? readTypeEntries(bytes, typeSection.contentStart, typeSection.end, info.types.length)
+    : [];
+  const handleTypes = new Map<number, number>();
+  for (const entry of functionImports) {
+    if (handleTypes.has(entry.type)) continue;
+    handleTypes.set(entry.type, info.types.length + newTypes.length);
+    newTypes.push(withHandleParam(bytes, typeBytes[entry.type]));
+  }
+  let yieldType = handle
+    ? -1
+    : info.types.findIndex((t) =>
+      t.params.length === 1 && t.params[0] === "i64" && t.results.length === 1 &&
+      t.results[0] === "i64"
+    );
+  if (yieldType < 0) {
+    yieldType = info.types.length + newTypes.length;
+    newTypes.push(
+      handle
+        ? Uint8Array.of(0x60, 0x02, 0x7e, 0x7f, 0x01, 0x7e) // (i64, i32) -> (i64)
+        : Uint8Array.of(0x60, 0x01, 0x7e, 0x01, 0x7e), // (i64) -> (i64)
+    );
+  }
 
-  // The fuel global goes after every imported and defined global.
-  let fuelGlobal = 0;
-  for (const entry of info.imports) if (entry.kind === "global") fuelGlobal++;
+  // The handle is the last imported global; the fuel global goes after every other global.
+  let importedGlobals = 0;
+  for (const entry of info.imports) if (entry.kind === "global") importedGlobals++;
+  let fuelGlobal = importedGlobals + (handle ? 1 : 0);
   const globalSection = sectionOf(info, SectionId.global);
   if (globalSection !== undefined) {
     fuelGlobal += new ByteReader(bytes, globalSection.contentStart, globalSection.end).u32();
@@ -140,25 +180,44 @@ export function instrument(
   const ctx = new Context(bytes, imported, fuelGlobal, imported);
   ctx.unroll = options.unrollLoops ?? true;
   ctx.chargeLeaves = options.chargeLeavesAtCallSites ?? true;
-  const newType = Uint8Array.of(0x60, 0x01, 0x7e, 0x01, 0x7e); // (i64) -> (i64)
+  if (handle) {
+    ctx.handleGlobal = importedGlobals;
+    ctx.importedGlobals = importedGlobals;
+    // Adapter k (for function import k) follows the defined functions.
+    ctx.adapterBase = imported + 1 + info.functionTypes.length;
+  }
   const newImport = new ByteWriter(40).name(YIELD_IMPORT.module).name(YIELD_IMPORT.name)
     .u8(0x00).u32(yieldType).finish();
+  const handleImport = new ByteWriter(40).name(HANDLE_IMPORT.module).name(HANDLE_IMPORT.name)
+    .u8(0x03).u8(0x7f).u8(0x00).finish(); // global, i32, immutable
   const newGlobal = new ByteWriter(16).u8(0x7e).u8(0x01).u8(0x42)
     .s64(options.initialFuel ?? 0n).u8(0x0b).finish();
   const newExport = new ByteWriter(24).name(FUEL_GLOBAL_EXPORT).u8(0x03).u32(fuelGlobal)
     .finish();
+  const addedImports = handle ? [newImport, handleImport] : [newImport];
+  const adapters = functionImports.map((entry, k) =>
+    adapterBody(info.types[entry.type].params.length, importedGlobals, k)
+  );
 
   // Sections the module lacks.
   const additions: Partial<Record<number, Uint8Array>> = {};
-  if (addType && sectionOf(info, SectionId.type) === undefined) {
-    additions[SectionId.type] = vectorOf(newType);
+  if (newTypes.length > 0 && typeSection === undefined) {
+    additions[SectionId.type] = vectorOfAll(newTypes);
   }
-  if (sectionOf(info, SectionId.import) === undefined) {
-    additions[SectionId.import] = vectorOf(newImport);
-  }
+  if (imports === undefined) additions[SectionId.import] = vectorOfAll(addedImports);
   if (globalSection === undefined) additions[SectionId.global] = vectorOf(newGlobal);
   if (exportCounter && sectionOf(info, SectionId.export) === undefined) {
     additions[SectionId.export] = vectorOf(newExport);
+  }
+  const functionSection = sectionOf(info, SectionId.function);
+  if (adapters.length > 0 && functionSection === undefined) {
+    additions[SectionId.function] = vectorOfAll(
+      functionImports.map((entry) => new ByteWriter(6).u32(entry.type).finish()),
+    );
+  }
+  const codeSection = sectionOf(info, SectionId.code);
+  if (adapters.length > 0 && codeSection === undefined) {
+    additions[SectionId.code] = vectorOfAll(adapters);
   }
 
   // New contents of the sections that change (null: unchanged), computed in section order.
@@ -167,11 +226,10 @@ export function instrument(
   const hintSection = info.sections.find((s) =>
     s.id === SectionId.custom && s.name === BRANCH_HINT_SECTION
   );
-  const codeSection = sectionOf(info, SectionId.code);
   let code: CodeRewrite | null = null;
   if (codeSection !== undefined) {
     const guestHints = hintSection === undefined ? null : readBranchHints(bytes, hintSection);
-    code = rewriteCode(ctx, info, codeSection.contentStart, codeSection.end, guestHints);
+    code = rewriteCode(ctx, info, codeSection.contentStart, codeSection.end, guestHints, adapters);
   }
   let hintsReplaced = false;
   for (const section of info.sections) {
@@ -179,10 +237,26 @@ export function instrument(
     let content: Uint8Array | null = null;
     switch (section.id) {
       case SectionId.type:
-        if (addType) content = appendToVector(bytes.subarray(start, end), newType);
+        if (newTypes.length > 0) content = appendToVector(bytes.subarray(start, end), newTypes);
         break;
       case SectionId.import:
-        content = appendToVector(bytes.subarray(start, end), newImport);
+        content = appendToVector(
+          handle
+            ? rewriteImportTypes(bytes, start, end, functionImports, handleTypes)
+            : bytes.subarray(start, end),
+          addedImports,
+        );
+        break;
+      case SectionId.function:
+        if (adapters.length > 0) {
+          content = appendToVector(
+            bytes.subarray(start, end),
+            functionImports.map((entry) => new ByteWriter(6).u32(entry.type).finish()),
+          );
+        }
+        break;
+      case SectionId.data:
+        content = handle ? rewriteData(ctx, start, end) : null;
         break;
       case SectionId.table:
         content = rewriteTables(ctx, start, end);
@@ -194,7 +268,11 @@ export function instrument(
         content = rewriteExports(ctx, start, end, exportCounter ? newExport : null);
         break;
       case SectionId.start:
-        content = new ByteWriter(8).u32(renumber(info.start!, imported)).finish();
+        content = new ByteWriter(8).u32(
+          info.start! < imported && handle
+            ? ctx.adapterBase + info.start!
+            : renumber(info.start!, imported),
+        ).finish();
         break;
       case SectionId.element:
         content = rewriteElements(ctx, start, end);
@@ -204,8 +282,14 @@ export function instrument(
         break;
       case SectionId.custom:
         if (section === nameSection) {
-          content = rewriteNameSection(bytes.subarray(start, end), imported);
-        } else if (section === hintSection && section.start < codeSection!.start) {
+          content = rewriteNameSection(
+            bytes.subarray(start, end),
+            imported,
+            handle ? importedGlobals : -1,
+          );
+        } else if (
+          section === hintSection && codeSection !== undefined && section.start < codeSection.start
+        ) {
           // The engine reads the first hint section only: it becomes the merged one.
           content = code!.hints;
           hintsReplaced = true;
@@ -218,6 +302,8 @@ export function instrument(
   let output = rewriteSections(bytes, info, {
     [SectionId.type]: replace,
     [SectionId.import]: replace,
+    [SectionId.function]: replace,
+    [SectionId.data]: replace,
     [SectionId.table]: replace,
     [SectionId.global]: replace,
     [SectionId.export]: replace,
@@ -261,12 +347,21 @@ function vectorOf(item: Uint8Array): Uint8Array {
   return new ByteWriter(item.length + 1).u32(1).bytes(item).finish();
 }
 
-/** A vector's encoding (count, items) with `item` added at the end. */
-function appendToVector(content: Uint8Array, item: Uint8Array): Uint8Array {
+/** A vector of `items`. */
+function vectorOfAll(items: readonly Uint8Array[]): Uint8Array {
+  const writer = new ByteWriter(items.reduce((n, item) => n + item.length, 5)).u32(items.length);
+  for (const item of items) writer.bytes(item);
+  return writer.finish();
+}
+
+/** A vector's encoding (count, items) with `items` added at the end. */
+function appendToVector(content: Uint8Array, items: readonly Uint8Array[]): Uint8Array {
   const reader = new ByteReader(content, 0, content.length, "a vector");
   const count = reader.u32();
-  return new ByteWriter(content.length + item.length + 5).u32(count + 1)
-    .bytes(content.subarray(reader.pos)).bytes(item).finish();
+  const writer = new ByteWriter(items.reduce((n, item) => n + item.length, content.length + 5))
+    .u32(count + items.length).bytes(content.subarray(reader.pos));
+  for (const item of items) writer.bytes(item);
+  return writer.finish();
 }
 
 /** Where section `id` starts in a module (only section headers are read). */
@@ -419,6 +514,12 @@ class Context {
   leafCost: Int32Array = new Int32Array(0);
   /** What every call through a table or a reference is charged: the costliest small leaf. */
   indirectCharge = 0;
+  /** The process handle's global (-1: no handle is passed). */
+  handleGlobal = -1;
+  /** Imported globals in the original module: globals from here on move past the handle. */
+  importedGlobals = 0;
+  /** The function index of the adapter of function import 0 (with a handle). */
+  adapterBase = 0;
   /** What is being walked, for error messages: a section, or (if >= 0) a function's body. */
   where = "";
   whereFunction = -1;
@@ -553,13 +654,38 @@ class Context {
     return id;
   }
 
-  /** The function index at `pos` (a u32 LEB128): an edit if it changes; returns the end. */
-  funcIndexAt(pos: number): number {
+  /**
+   * The function index at `pos` (a u32 LEB128): an edit if it changes; returns the end. With
+   * a handle, a direct call of an import (its opcode at `callAt`) passes the handle, and any
+   * other use of an import becomes a use of its adapter.
+   */
+  funcIndexAt(pos: number, callAt = -1): number {
     const index = this.u32At(pos);
     const end = this.next;
     this.lastIndex = index;
-    if (index >= this.imported) this.addEdit(pos, end, index + 1);
+    if (index >= this.imported) {
+      this.addEdit(pos, end, index + 1);
+    } else if (this.handleGlobal >= 0) {
+      if (callAt >= 0) {
+        this.addEdit(
+          callAt,
+          end,
+          HOST_CALL_EDIT + 2 * index + (this.bytes[callAt] === 0x12 ? 1 : 0),
+        );
+      } else {
+        this.addEdit(pos, end, this.adapterBase + index);
+      }
+    }
     return end;
+  }
+
+  /** The global index at `pos`: an edit if the handle moved it; returns the end. */
+  globalIndexAt(pos: number): number {
+    const index = this.u32At(pos);
+    if (this.handleGlobal >= 0 && index >= this.importedGlobals) {
+      this.addEdit(pos, this.next, index + 1);
+    }
+    return this.next;
   }
 
   /** Decodes the u32 LEB128 at `pos`; its end goes to `next`. */
@@ -635,6 +761,8 @@ const PREFIX_ATOMIC = 20;
 const BRANCH = 21;
 /** `call_ref`, `return_call_ref`: a type index, cost 1. */
 const CALL_REF = 22;
+/** `global.get`, `global.set`: a global index, cost 1. */
+const GLOBAL = 23;
 
 const OPCODE_CLASS = new Uint8Array(256);
 {
@@ -660,6 +788,7 @@ const OPCODE_CLASS = new Uint8Array(256);
   set(SELECT_TYPED, 0x1c);
   set(TRY_TABLE, 0x1f);
   range(LEB, 0x20, 0x26); // local.get/set/tee global.get/set table.get/set
+  set(GLOBAL, 0x23, 0x24); // global.get global.set
   range(MEMARG, 0x28, 0x3e); // loads and stores
   set(LEB, 0x3f, 0x40); // memory.size memory.grow (memory index)
   set(LEB, 0x41, 0x42); // i32.const i64.const
@@ -769,6 +898,10 @@ function walk(ctx: Context, pos: number, limit: number, instrumented: boolean): 
         cost++;
         pos = skipMemarg(ctx, pos);
         break;
+      case GLOBAL:
+        cost++;
+        pos = ctx.globalIndexAt(pos);
+        break;
       case END: {
         if (depth === 0) {
           if (checkpoint >= 0) ctx.costs[checkpoint] += cost;
@@ -792,7 +925,7 @@ function walk(ctx: Context, pos: number, limit: number, instrumented: boolean): 
           pos = ctx.funcIndexAt(pos); // ref.func, or a constant expression
           break;
         }
-        pos = ctx.funcIndexAt(pos);
+        pos = ctx.funcIndexAt(pos, at);
         // A host function returns to its caller without running guest code of its own (a
         // guest function it calls back has its own checks): only calls of defined functions
         // keep a function from being a leaf.
@@ -1035,6 +1168,11 @@ function skipAtomicInstruction(ctx: Context, pos: number, at: number): number {
 // --- applying edits -------------------------------------------------------------------------
 
 // Edit values below 0 that are not check points (those are -1 - id, id < 2^28).
+/**
+ * `HOST_CALL_EDIT + 2 × import + (1 for return_call)`: a direct call of a function import,
+ * emitted with the process handle pushed before it (its edit spans the whole instruction).
+ */
+const HOST_CALL_EDIT = 0x40000000;
 /** A reserved edit that does nothing (a loop that was not unrolled). */
 const NO_EDIT = -0x7fffffff;
 /** `LABEL_EDIT - id`: the label `id` of `Context.labels`, renumbered in unrolled copies. */
@@ -1059,8 +1197,8 @@ const UNROLL_MAX_COST = 80;
 /** ...if their unrolled form (nested loops unrolled too) takes at most this many bytes. */
 const UNROLL_MAX_BYTES = 1024;
 
-/** The bytes of a check (with a cost and indices of up to 2 bytes each). */
-const CHECK_BYTES = 26;
+/** The bytes of a check (with a cost and indices of up to 2 bytes each, and the handle). */
+const CHECK_BYTES = 29;
 
 /**
  * How many copies of an innermost loop's body of cost `cost` one check covers: enough that
@@ -1123,6 +1261,7 @@ function rewriteCode(
   start: number,
   end: number,
   guestHints: Map<number, number[]> | null,
+  adapters: readonly Uint8Array[],
 ): CodeRewrite {
   const bodies = info.codeBodies;
   const imported = info.importedFunctionCount;
@@ -1147,7 +1286,7 @@ function rewriteCode(
   const out = new Out(Math.ceil((end - start) * 1.3) + 64);
   const emitter = new BodyEmitter(ctx);
   out.reserve(5);
-  out.u32(bodies.length);
+  out.u32(bodies.length + adapters.length);
   const hints = new Out(bodies.length * 8 + 64);
   let hintedFunctions = 0;
   for (let i = 0; i < bodies.length; i++) {
@@ -1174,6 +1313,10 @@ function rewriteCode(
         hints.buf[hints.len++] = found[j + 1];
       }
     }
+  }
+  for (const adapter of adapters) {
+    out.reserve(adapter.length);
+    out.copy(adapter, 0, adapter.length);
   }
   ctx.whereFunction = -1;
   ctx.reset();
@@ -1262,7 +1405,11 @@ class BodyEmitter {
       from = edits[3 * e + 1];
       const value = edits[3 * e + 2];
       out.reserve(40);
-      if (value >= 0) {
+      if (value >= HOST_CALL_EDIT) {
+        const call = value - HOST_CALL_EDIT;
+        out.u8(0x23), out.u32(ctx.handleGlobal);
+        out.u8(call % 2 === 1 ? 0x12 : 0x10), out.u32(Math.floor(call / 2));
+      } else if (value >= 0) {
         out.u32(value);
       } else if (value > LABEL_EDIT) {
         const checkpoint = -value - 1;
@@ -1352,7 +1499,8 @@ class BodyEmitter {
   /**
    * `global.get $fuel  i64.const COST  i64.sub  global.set $fuel
    *  global.get $fuel  i64.const 0  i64.lt_s
-   *  if  global.get $fuel  call $out_of_fuel  global.set $fuel  end`, its `if` hinted unlikely.
+   *  if  global.get $fuel  (global.get $handle)  call $out_of_fuel  global.set $fuel  end`,
+   *  its `if` hinted unlikely.
    */
   #check(cost: number): void {
     const { ctx, out } = this;
@@ -1363,6 +1511,7 @@ class BodyEmitter {
     out.u8(0x42), out.u8(0x00), out.u8(0x53);
     ctx.addHint(out.len, 0); // unlikely
     out.u8(0x04), out.u8(0x40), out.u8(0x23), out.u32(fuel);
+    if (ctx.handleGlobal >= 0) out.u8(0x23), out.u32(ctx.handleGlobal);
     out.u8(0x10), out.u32(ctx.yieldFunction), out.u8(0x24), out.u32(fuel), out.u8(0x0b);
   }
 }
@@ -1512,7 +1661,11 @@ function rewriteExports(
     const nameLength = ctx.u32At(pos);
     pos = ctx.next + nameLength;
     const kind = ctx.bytes[pos++];
-    pos = kind === 0x00 ? ctx.funcIndexAt(pos) : skipLeb(ctx.bytes, pos);
+    pos = kind === 0x00
+      ? ctx.funcIndexAt(pos)
+      : kind === 0x03
+      ? ctx.globalIndexAt(pos)
+      : skipLeb(ctx.bytes, pos);
   }
   if (fuel === null) return ctx.editCount === 0 ? null : editedCopy(ctx, start, end);
   const writer = new ByteWriter(end - start + fuel.length + 8).u32(count + 1);
@@ -1520,19 +1673,176 @@ function rewriteExports(
   return writer.bytes(fuel).finish();
 }
 
+// --- the process handle ---------------------------------------------------------------------
+
+/** A function import: where its type index is, and the index. */
+interface FunctionImport {
+  typeAt: number;
+  typeEnd: number;
+  type: number;
+}
+
+/** The function imports of the import section `bytes[start, end)`, in order. */
+function readFunctionImports(bytes: Uint8Array, start: number, end: number): FunctionImport[] {
+  const reader = new ByteReader(bytes, start, end, "the import section");
+  const found: FunctionImport[] = [];
+  const count = reader.u32();
+  for (let i = 0; i < count; i++) {
+    reader.skip(reader.u32()); // module
+    reader.skip(reader.u32()); // name
+    const kind = reader.u8();
+    if (kind === 0x00) {
+      const typeAt = reader.pos;
+      const type = reader.u32();
+      found.push({ typeAt, typeEnd: reader.pos, type });
+    } else if (kind === 0x01) {
+      reader.pos = skipValType(bytes, reader.pos);
+      skipLimits(reader);
+    } else if (kind === 0x02) {
+      skipLimits(reader);
+    } else if (kind === 0x03) {
+      reader.pos = skipValType(bytes, reader.pos) + 1;
+    } else if (kind === 0x04) {
+      reader.u8();
+      reader.u32();
+    } else {
+      reader.fail(`invalid import kind 0x${kind.toString(16)}`, reader.pos - 1);
+    }
+  }
+  return found;
+}
+
+function skipLimits(reader: ByteReader): void {
+  const flags = reader.u8();
+  reader.pos = skipLeb(reader.bytes, reader.pos);
+  if ((flags & 0x01) !== 0) reader.pos = skipLeb(reader.bytes, reader.pos);
+}
+
+/** Where a function type's parameter and result vectors are in the type section. */
+interface TypeBytes {
+  paramsAt: number;
+  resultsAt: number;
+  end: number;
+}
+
+/** Each type's bytes in the type section `bytes[start, end)` (function types; GC forms too). */
+function readTypeEntries(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  expected: number,
+): TypeBytes[] {
+  const reader = new ByteReader(bytes, start, end, "the type section");
+  const types: TypeBytes[] = [];
+  const readFunc = () => {
+    let form = reader.u8();
+    if (form === 0x50 || form === 0x4f) {
+      const supers = reader.u32();
+      for (let i = 0; i < supers; i++) reader.u32();
+      form = reader.u8();
+    }
+    if (form !== 0x60) reader.fail(`not a function type (0x${form.toString(16)})`, reader.pos - 1);
+    const paramsAt = reader.pos;
+    const params = reader.u32();
+    for (let i = 0; i < params; i++) reader.pos = skipValType(bytes, reader.pos);
+    const resultsAt = reader.pos;
+    const results = reader.u32();
+    for (let i = 0; i < results; i++) reader.pos = skipValType(bytes, reader.pos);
+    types.push({ paramsAt, resultsAt, end: reader.pos });
+  };
+  const count = reader.u32();
+  for (let i = 0; i < count; i++) {
+    if (bytes[reader.pos] === 0x4e) {
+      reader.u8();
+      const members = reader.u32();
+      for (let j = 0; j < members; j++) readFunc();
+    } else {
+      readFunc();
+    }
+  }
+  if (types.length !== expected) reader.fail("type count does not match", start);
+  return types;
+}
+
+/** A plain function type: `type`'s parameters and an i32 more, and its results. */
+function withHandleParam(bytes: Uint8Array, type: TypeBytes): Uint8Array {
+  const reader = new ByteReader(bytes, type.paramsAt, type.end, "the type section");
+  const params = reader.u32();
+  return new ByteWriter(type.end - type.paramsAt + 8).u8(0x60).u32(params + 1)
+    .bytes(bytes.subarray(reader.pos, type.resultsAt)).u8(0x7f)
+    .bytes(bytes.subarray(type.resultsAt, type.end)).finish();
+}
+
+/** The import section `bytes[start, end)` with each function import's type given a handle. */
+function rewriteImportTypes(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  functionImports: readonly FunctionImport[],
+  handleTypes: ReadonlyMap<number, number>,
+): Uint8Array {
+  const writer = new ByteWriter(end - start + functionImports.length * 2);
+  let from = start;
+  for (const entry of functionImports) {
+    writer.bytes(bytes.subarray(from, entry.typeAt)).u32(handleTypes.get(entry.type)!);
+    from = entry.typeEnd;
+  }
+  return writer.bytes(bytes.subarray(from, end)).finish();
+}
+
+/**
+ * The body of the adapter for function import `index` (of `params` parameters): calls it with
+ * the parameters and the handle (global `handle`).
+ */
+function adapterBody(params: number, handle: number, index: number): Uint8Array {
+  const code = new ByteWriter(params * 3 + 16).u8(0x00); // no locals
+  for (let i = 0; i < params; i++) code.u8(0x20).u32(i);
+  code.u8(0x23).u32(handle).u8(0x10).u32(index).u8(0x0b);
+  const body = code.finish();
+  return new ByteWriter(body.length + 5).u32(body.length).bytes(body).finish();
+}
+
+/** The data section with global indices in offset expressions moved past the handle. */
+function rewriteData(ctx: Context, start: number, end: number): Uint8Array | null {
+  ctx.reset();
+  ctx.where = "the data section";
+  const bytes = ctx.bytes;
+  const count = ctx.u32At(start);
+  let pos = ctx.next;
+  for (let i = 0; i < count; i++) {
+    const flagsAt = pos;
+    const flags = ctx.u32At(pos);
+    pos = ctx.next;
+    if (flags > 2) ctx.fail(`invalid data segment flags ${flags}`, flagsAt);
+    if (flags === 2) pos = skipLeb(bytes, pos); // memory index
+    if (flags !== 1) pos = walk(ctx, pos, end, false); // offset
+    const size = ctx.u32At(pos);
+    pos = ctx.next + size;
+    if (pos > end) ctx.fail("unexpected end of section", end);
+  }
+  if (pos !== end) ctx.fail(`${end - pos} bytes left over at the end of the section`, pos);
+  return ctx.editCount === 0 ? null : editedCopy(ctx, start, end);
+}
+
 // --- the name section -----------------------------------------------------------------------
 
 const NAMES_FUNCTIONS = 1;
 const NAMES_LOCALS = 2;
 const NAMES_LABELS = 3;
+const NAMES_GLOBALS = 7;
 
 /**
  * The "name" custom section (`content` starts with the section's name) with function indices
  * renumbered in the function names (subsection 1), and in the local and label names (2, 3),
- * which are keyed by function index. Other subsections are copied. A malformed name section
+ * which are keyed by function index, and global indices past the handle in the global names
+ * (7) when `importedGlobals` is not -1. Other subsections are copied. A malformed name section
  * is kept as it is: engines ignore it.
  */
-function rewriteNameSection(content: Uint8Array, imported: number): Uint8Array | null {
+function rewriteNameSection(
+  content: Uint8Array,
+  imported: number,
+  importedGlobals: number,
+): Uint8Array | null {
   try {
     const reader = new ByteReader(content, 0, content.length, "the name section");
     reader.name();
@@ -1541,7 +1851,8 @@ function rewriteNameSection(content: Uint8Array, imported: number): Uint8Array |
       const id = reader.u8();
       const size = reader.u32();
       const sub = reader.sub(size, "the name section");
-      if (id !== NAMES_FUNCTIONS && id !== NAMES_LOCALS && id !== NAMES_LABELS) {
+      const globals = id === NAMES_GLOBALS && importedGlobals >= 0;
+      if (id !== NAMES_FUNCTIONS && id !== NAMES_LOCALS && id !== NAMES_LABELS && !globals) {
         writer.u8(id).u32(size).bytes(content.subarray(sub.pos, sub.end));
         continue;
       }
@@ -1549,9 +1860,10 @@ function rewriteNameSection(content: Uint8Array, imported: number): Uint8Array |
       const count = sub.u32();
       body.u32(count);
       for (let i = 0; i < count; i++) {
-        body.u32(renumber(sub.u32(), imported));
+        const index = sub.u32();
+        body.u32(globals ? renumber(index, importedGlobals) : renumber(index, imported));
         const from = sub.pos;
-        if (id === NAMES_FUNCTIONS) {
+        if (id === NAMES_FUNCTIONS || globals) {
           sub.skip(sub.u32());
         } else {
           const names = sub.u32();
