@@ -50,16 +50,16 @@ function checkSendable(process: Process): void {
 export const distributedNamespace: HostNamespace<Process> = {
   module: "lunatic::distributed",
   functions: {
-    nodes_count: hostFn([], ["i32"], () => () => 0),
+    nodes_count: hostFn([], ["i32"], () => 0),
     // No other nodes: nothing to copy.
-    get_nodes: hostFn(["i32", "i32"], ["i32"], () => () => 0),
-    node_id: hostFn([], ["i64"], () => () => LOCAL_NODE_ID),
-    module_id: hostFn([], ["i64"], () => () => LOCAL_MODULE_ID),
+    get_nodes: hostFn(["i32", "i32"], ["i32"], () => 0),
+    node_id: hostFn([], ["i64"], () => LOCAL_NODE_ID),
+    module_id: hostFn([], ["i64"], () => LOCAL_MODULE_ID),
     spawn: hostFn(
       ["i64", "i64", "i64", "i32", "i32", "i32", "i32", "i32"],
       ["i32"],
-      (p) =>
       (
+        p,
         nodeId: bigint,
         configId: bigint,
         moduleId: bigint,
@@ -87,7 +87,7 @@ export const distributedNamespace: HostNamespace<Process> = {
         return spawnReportingTo(p, call, idPtr) === null ? SPAWN_NODE_NOT_FOUND : 0;
       },
     ),
-    send: hostFn(["i64", "i64"], ["i32"], (p) => (nodeId: bigint, processId: bigint) => {
+    send: hostFn(["i64", "i64"], ["i32"], (p, nodeId: bigint, processId: bigint) => {
       const message = takeForNode(p, nodeId, processId);
       if (typeof message === "number") return message;
       sendTo(p, processId, message);
@@ -96,7 +96,7 @@ export const distributedNamespace: HostNamespace<Process> = {
     send_receive_skip_search: suspendingFn(
       ["i64", "i64", "i64", "i64"],
       ["i32"],
-      (p) => (nodeId: bigint, processId: bigint, waitOnTag: bigint, timeout: bigint) => {
+      (p, nodeId: bigint, processId: bigint, waitOnTag: bigint, timeout: bigint) => {
         const message = takeForNode(p, nodeId, processId);
         if (typeof message === "number") return message;
         return sendAndAwaitReply(p, processId, message, waitOnTag, timeout);

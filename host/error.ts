@@ -18,11 +18,11 @@ function lookup(process: Process, id: bigint): Uint8Array {
 export const errorNamespace: HostNamespace<Process> = {
   module: "lunatic::error",
   functions: {
-    string_size: hostFn(["i64"], ["i32"], (p) => (id: bigint) => lookup(p, id).byteLength),
-    to_string: hostFn(["i64", "i32"], [], (p) => (id: bigint, ptr: number) => {
+    string_size: hostFn(["i64"], ["i32"], (p, id: bigint) => lookup(p, id).byteLength),
+    to_string: hostFn(["i64", "i32"], [], (p, id: bigint, ptr: number) => {
       p.memory.write(ptr, lookup(p, id));
     }),
-    drop: hostFn(["i64"], [], (p) => (id: bigint) => {
+    drop: hostFn(["i64"], [], (p, id: bigint) => {
       if (p.errors.take(id) === undefined) trap(`unknown error id ${BigInt.asUintN(64, id)}`);
     }),
   },

@@ -11,7 +11,7 @@ import type { Process } from "../runtime/process.ts";
 const log = logger("metrics");
 
 function record(kind: string) {
-  return (p: Process) => (ptr: number, len: number, value?: number | bigint) => {
+  return (p: Process, ptr: number, len: number, value?: number | bigint) => {
     const name = p.memory.readString(ptr, len, "metric name");
     log.trace(`process ${p.id}: ${kind} ${name}${value === undefined ? "" : ` ${value}`}`);
   };

@@ -14,7 +14,7 @@ export function notSupported(
   for (const [name, signature] of Object.entries(signatures)) {
     const [params, results] = signature.split("->").map(parseTypes);
     const message = `not supported yet: ${module}::${name}`;
-    functions[name] = hostFn(params, results, () => () => trap(message));
+    functions[name] = hostFn(params, results, () => trap(message));
   }
   return functions;
 }

@@ -9,30 +9,29 @@ import { promising } from "../runtime/jspi.ts";
 import type { Process } from "../runtime/process.ts";
 
 const CATCH_EXPORT = "_lunatic_catch_trap";
+/** Per process: its catch export, wrapped to run on a stack of its own (made on first use). */
+const REENTER = Symbol("lunatic::trap reentry");
 
 export const trapNamespace: HostNamespace<Process> = {
   module: "lunatic::trap",
   functions: {
     // Suspending, because the guest code it runs may itself block (receive, sleep): the
     // nested call runs on its own stack and this call waits for it.
-    catch: suspendingFn(["i32", "i32"], ["i32"], (p) => {
-      let reenter: ((f: number, ptr: number) => Promise<unknown>) | null = null;
-      return (fn: number, pointer: number) => {
-        if (reenter === null) {
-          const exported = p.instance?.exports[CATCH_EXPORT];
-          if (typeof exported !== "function") {
-            trap(`lunatic::trap::catch needs the export \`${CATCH_EXPORT}\`, a function`);
-          }
-          reenter = promising(exported as (f: number, ptr: number) => number);
+    catch: suspendingFn(["i32", "i32"], ["i32"], (p, fn: number, pointer: number) => {
+      const reenter = p.hostState(REENTER, () => {
+        const exported = p.instance?.exports[CATCH_EXPORT];
+        if (typeof exported !== "function") {
+          trap(`lunatic::trap::catch needs the export \`${CATCH_EXPORT}\`, a function`);
         }
-        return reenter(fn, pointer).then(
-          (result) => result as number,
-          (error) => {
-            if (error instanceof ProcessKilled || error instanceof ProcessExit) throw error;
-            return 0;
-          },
-        );
-      };
+        return promising(exported as (f: number, ptr: number) => number);
+      });
+      return reenter(fn, pointer).then(
+        (result) => result as number,
+        (error) => {
+          if (error instanceof ProcessKilled || error instanceof ProcessExit) throw error;
+          return 0;
+        },
+      );
     }),
   },
 };

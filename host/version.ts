@@ -6,8 +6,8 @@ export const LUNATIC_VERSION = { major: 0, minor: 13, patch: 2 } as const;
 export const versionNamespace: HostNamespace = {
   module: "lunatic::version",
   functions: {
-    major: hostFn([], ["i32"], () => () => LUNATIC_VERSION.major),
-    minor: hostFn([], ["i32"], () => () => LUNATIC_VERSION.minor),
-    patch: hostFn([], ["i32"], () => () => LUNATIC_VERSION.patch),
+    major: hostFn([], ["i32"], () => LUNATIC_VERSION.major),
+    minor: hostFn([], ["i32"], () => LUNATIC_VERSION.minor),
+    patch: hostFn([], ["i32"], () => LUNATIC_VERSION.patch),
   },
 };

@@ -78,158 +78,157 @@ export const wasiNamespace: HostNamespace = {
     args_get: hostFn(
       [I32, I32],
       [I32],
-      (p) => (argv: number, argvBuf: number) =>
+      (p, argv: number, argvBuf: number) =>
         writeStringList(p.memory, wasiState(p).args, argv, argvBuf),
     ),
     args_sizes_get: hostFn(
       [I32, I32],
       [I32],
-      (p) => (argcOut: number, bufSizeOut: number) =>
+      (p, argcOut: number, bufSizeOut: number) =>
         writeStringListSizes(p.memory, wasiState(p).args, argcOut, bufSizeOut),
     ),
     environ_get: hostFn(
       [I32, I32],
       [I32],
-      (p) => (environ: number, environBuf: number) =>
+      (p, environ: number, environBuf: number) =>
         writeStringList(p.memory, wasiState(p).environ, environ, environBuf),
     ),
     environ_sizes_get: hostFn(
       [I32, I32],
       [I32],
-      (p) => (countOut: number, bufSizeOut: number) =>
+      (p, countOut: number, bufSizeOut: number) =>
         writeStringListSizes(p.memory, wasiState(p).environ, countOut, bufSizeOut),
     ),
     clock_res_get: hostFn(
       [I32, I32],
       [I32],
-      (p) => (clock: number, resOut: number) => clockResGet(p.memory, clock, resOut),
+      (p, clock: number, resOut: number) => clockResGet(p.memory, clock, resOut),
     ),
     clock_time_get: hostFn(
       [I32, I64, I32],
       [I32],
-      (p) => (clock: number, _precision: bigint, timeOut: number) =>
+      (p, clock: number, _precision: bigint, timeOut: number) =>
         clockTimeGet(p.memory, wasiState(p), clock, timeOut),
     ),
     fd_advise: hostFn(
       [I32, I64, I64, I32],
       [I32],
-      (p) => (fd: number, offset: bigint, len: bigint, advice: number) =>
+      (p, fd: number, offset: bigint, len: bigint, advice: number) =>
         fdAdvise(p, fd, offset, len, advice),
     ),
     fd_allocate: hostFn(
       [I32, I64, I64],
       [I32],
-      (p) => (fd: number, offset: bigint, len: bigint) => fdAllocate(p, fd, offset, len),
+      (p, fd: number, offset: bigint, len: bigint) => fdAllocate(p, fd, offset, len),
     ),
-    fd_close: hostFn([I32], [I32], (p) => (fd: number) => fdClose(p, fd)),
-    fd_datasync: hostFn([I32], [I32], (p) => (fd: number) => fdSync(p, fd, true)),
+    fd_close: hostFn([I32], [I32], (p, fd: number) => fdClose(p, fd)),
+    fd_datasync: hostFn([I32], [I32], (p, fd: number) => fdSync(p, fd, true)),
     fd_fdstat_get: hostFn(
       [I32, I32],
       [I32],
-      (p) => (fd: number, statOut: number) => fdFdstatGet(p, fd, statOut),
+      (p, fd: number, statOut: number) => fdFdstatGet(p, fd, statOut),
     ),
     fd_fdstat_set_flags: hostFn(
       [I32, I32],
       [I32],
-      (p) => (fd: number, flags: number) => fdFdstatSetFlags(p, fd, flags),
+      (p, fd: number, flags: number) => fdFdstatSetFlags(p, fd, flags),
     ),
     fd_fdstat_set_rights: hostFn(
       [I32, I64, I64],
       [I32],
-      (p) => (fd: number, base: bigint, inheriting: bigint) =>
+      (p, fd: number, base: bigint, inheriting: bigint) =>
         fdFdstatSetRights(p, fd, base, inheriting),
     ),
     fd_filestat_get: hostFn(
       [I32, I32],
       [I32],
-      (p) => (fd: number, statOut: number) => fdFilestatGet(p, fd, statOut),
+      (p, fd: number, statOut: number) => fdFilestatGet(p, fd, statOut),
     ),
     fd_filestat_set_size: hostFn(
       [I32, I64],
       [I32],
-      (p) => (fd: number, size: bigint) => fdFilestatSetSize(p, fd, size),
+      (p, fd: number, size: bigint) => fdFilestatSetSize(p, fd, size),
     ),
     fd_filestat_set_times: hostFn(
       [I32, I64, I64, I32],
       [I32],
-      (p) => (fd: number, atim: bigint, mtim: bigint, fstFlags: number) =>
+      (p, fd: number, atim: bigint, mtim: bigint, fstFlags: number) =>
         fdFilestatSetTimes(p, fd, atim, mtim, fstFlags),
     ),
     fd_pread: hostFn(
       [I32, I32, I32, I64, I32],
       [I32],
-      (p) => (fd: number, iovs: number, iovsLen: number, offset: bigint, nreadOut: number) =>
+      (p, fd: number, iovs: number, iovsLen: number, offset: bigint, nreadOut: number) =>
         fdPread(p, fd, iovs, iovsLen, offset, nreadOut),
     ),
     fd_prestat_get: hostFn(
       [I32, I32],
       [I32],
-      (p) => (fd: number, prestatOut: number) => fdPrestatGet(p, fd, prestatOut),
+      (p, fd: number, prestatOut: number) => fdPrestatGet(p, fd, prestatOut),
     ),
     fd_prestat_dir_name: hostFn(
       [I32, I32, I32],
       [I32],
-      (p) => (fd: number, path: number, pathLen: number) => fdPrestatDirName(p, fd, path, pathLen),
+      (p, fd: number, path: number, pathLen: number) => fdPrestatDirName(p, fd, path, pathLen),
     ),
     fd_pwrite: hostFn(
       [I32, I32, I32, I64, I32],
       [I32],
-      (p) => (fd: number, iovs: number, iovsLen: number, offset: bigint, nwrittenOut: number) =>
+      (p, fd: number, iovs: number, iovsLen: number, offset: bigint, nwrittenOut: number) =>
         fdPwrite(p, fd, iovs, iovsLen, offset, nwrittenOut),
     ),
     // Suspends only to wait for stdin; file reads return a plain value.
     fd_read: suspendingFn(
       [I32, I32, I32, I32],
       [I32],
-      (p) => (fd: number, iovs: number, iovsLen: number, nreadOut: number) =>
+      (p, fd: number, iovs: number, iovsLen: number, nreadOut: number) =>
         fdRead(p, fd, iovs, iovsLen, nreadOut),
     ),
     fd_readdir: hostFn(
       [I32, I32, I32, I64, I32],
       [I32],
-      (p) => (fd: number, buf: number, bufLen: number, cookie: bigint, bufusedOut: number) =>
+      (p, fd: number, buf: number, bufLen: number, cookie: bigint, bufusedOut: number) =>
         fdReaddir(p, fd, buf, bufLen, cookie, bufusedOut),
     ),
     fd_renumber: hostFn(
       [I32, I32],
       [I32],
-      (p) => (from: number, to: number) => fdRenumber(p, from, to),
+      (p, from: number, to: number) => fdRenumber(p, from, to),
     ),
     fd_seek: hostFn(
       [I32, I64, I32, I32],
       [I32],
-      (p) => (fd: number, offset: bigint, whence: number, newOffsetOut: number) =>
+      (p, fd: number, offset: bigint, whence: number, newOffsetOut: number) =>
         fdSeek(p, fd, offset, whence, newOffsetOut),
     ),
-    fd_sync: hostFn([I32], [I32], (p) => (fd: number) => fdSync(p, fd, false)),
+    fd_sync: hostFn([I32], [I32], (p, fd: number) => fdSync(p, fd, false)),
     fd_tell: hostFn(
       [I32, I32],
       [I32],
-      (p) => (fd: number, offsetOut: number) => fdTell(p, fd, offsetOut),
+      (p, fd: number, offsetOut: number) => fdTell(p, fd, offsetOut),
     ),
     fd_write: hostFn(
       [I32, I32, I32, I32],
       [I32],
-      (p) => (fd: number, iovs: number, iovsLen: number, nwrittenOut: number) =>
+      (p, fd: number, iovs: number, iovsLen: number, nwrittenOut: number) =>
         fdWrite(p, fd, iovs, iovsLen, nwrittenOut),
     ),
     path_create_directory: hostFn(
       [I32, I32, I32],
       [I32],
-      (p) => (fd: number, path: number, pathLen: number) =>
-        pathCreateDirectory(p, fd, path, pathLen),
+      (p, fd: number, path: number, pathLen: number) => pathCreateDirectory(p, fd, path, pathLen),
     ),
     path_filestat_get: hostFn(
       [I32, I32, I32, I32, I32],
       [I32],
-      (p) => (fd: number, flags: number, path: number, pathLen: number, statOut: number) =>
+      (p, fd: number, flags: number, path: number, pathLen: number, statOut: number) =>
         pathFilestatGet(p, fd, flags, path, pathLen, statOut),
     ),
     path_filestat_set_times: hostFn(
       [I32, I32, I32, I32, I64, I64, I32],
       [I32],
-      (p) =>
       (
+        p,
         fd: number,
         flags: number,
         path: number,
@@ -242,8 +241,8 @@ export const wasiNamespace: HostNamespace = {
     path_link: hostFn(
       [I32, I32, I32, I32, I32, I32, I32],
       [I32],
-      (p) =>
       (
+        p,
         oldFd: number,
         oldFlags: number,
         oldPath: number,
@@ -256,8 +255,8 @@ export const wasiNamespace: HostNamespace = {
     path_open: hostFn(
       [I32, I32, I32, I32, I32, I64, I64, I32, I32],
       [I32],
-      (p) =>
       (
+        p,
         fd: number,
         dirflags: number,
         path: number,
@@ -284,21 +283,26 @@ export const wasiNamespace: HostNamespace = {
     path_readlink: hostFn(
       [I32, I32, I32, I32, I32, I32],
       [I32],
-      (p) =>
-      (fd: number, path: number, pathLen: number, buf: number, bufLen: number, usedOut: number) =>
-        pathReadlink(p, fd, path, pathLen, buf, bufLen, usedOut),
+      (
+        p,
+        fd: number,
+        path: number,
+        pathLen: number,
+        buf: number,
+        bufLen: number,
+        usedOut: number,
+      ) => pathReadlink(p, fd, path, pathLen, buf, bufLen, usedOut),
     ),
     path_remove_directory: hostFn(
       [I32, I32, I32],
       [I32],
-      (p) => (fd: number, path: number, pathLen: number) =>
-        pathRemoveDirectory(p, fd, path, pathLen),
+      (p, fd: number, path: number, pathLen: number) => pathRemoveDirectory(p, fd, path, pathLen),
     ),
     path_rename: hostFn(
       [I32, I32, I32, I32, I32, I32],
       [I32],
-      (p) =>
       (
+        p,
         fd: number,
         oldPath: number,
         oldPathLen: number,
@@ -310,48 +314,47 @@ export const wasiNamespace: HostNamespace = {
     path_symlink: hostFn(
       [I32, I32, I32, I32, I32],
       [I32],
-      (p) =>
-      (oldPath: number, oldPathLen: number, fd: number, newPath: number, newPathLen: number) =>
+      (p, oldPath: number, oldPathLen: number, fd: number, newPath: number, newPathLen: number) =>
         pathSymlink(p, oldPath, oldPathLen, fd, newPath, newPathLen),
     ),
     path_unlink_file: hostFn(
       [I32, I32, I32],
       [I32],
-      (p) => (fd: number, path: number, pathLen: number) => pathUnlinkFile(p, fd, path, pathLen),
+      (p, fd: number, path: number, pathLen: number) => pathUnlinkFile(p, fd, path, pathLen),
     ),
     // Suspends for clock subscriptions; returns at once when something is already ready.
     poll_oneoff: suspendingFn(
       [I32, I32, I32, I32],
       [I32],
-      (p) => (inPtr: number, outPtr: number, nsubscriptions: number, neventsOut: number) =>
+      (p, inPtr: number, outPtr: number, nsubscriptions: number, neventsOut: number) =>
         pollOneoff(p, inPtr, outPtr, nsubscriptions, neventsOut),
     ),
     // Ends only the calling process; the code is the guest's u32 exit status.
-    proc_exit: hostFn([I32], [], () => (code: number) => {
+    proc_exit: hostFn([I32], [], (_p, code: number) => {
       throw new ProcessExit(code >>> 0);
     }),
     // Signals do not exist for lunatic processes.
-    proc_raise: hostFn([I32], [I32], () => (_signal: number) => Errno.NOSYS),
+    proc_raise: hostFn([I32], [I32], (_p, _signal: number) => Errno.NOSYS),
     random_get: hostFn(
       [I32, I32],
       [I32],
-      (p) => (buf: number, bufLen: number) => randomGet(p, buf, bufLen),
+      (p, buf: number, bufLen: number) => randomGet(p, buf, bufLen),
     ),
-    sched_yield: suspendingFn([], [I32], (p) => async () => {
+    sched_yield: suspendingFn([], [I32], async (p) => {
       await p.yieldNow();
       return Errno.SUCCESS;
     }),
     sock_accept: hostFn(
       [I32, I32, I32],
       [I32],
-      (p) => (fd: number, _flags: number, _fdOut: number) => noSocket(p, fd),
+      (p, fd: number, _flags: number, _fdOut: number) => noSocket(p, fd),
     ),
     sock_recv: hostFn(
       [I32, I32, I32, I32, I32, I32],
       [I32],
-      (p) => (fd: number) => noSocket(p, fd),
+      (p, fd: number) => noSocket(p, fd),
     ),
-    sock_send: hostFn([I32, I32, I32, I32, I32], [I32], (p) => (fd: number) => noSocket(p, fd)),
-    sock_shutdown: hostFn([I32, I32], [I32], (p) => (fd: number) => noSocket(p, fd)),
+    sock_send: hostFn([I32, I32, I32, I32, I32], [I32], (p, fd: number) => noSocket(p, fd)),
+    sock_shutdown: hostFn([I32, I32], [I32], (p, fd: number) => noSocket(p, fd)),
   },
 };

@@ -1,7 +1,7 @@
 /**
  * How host functions are declared. Each file in `host/` exports one {@link HostNamespace}; the
- * runtime links a module's imports against the namespaces it was given, checks signatures
- * when the module is loaded, and binds each function to the calling process at instantiation.
+ * runtime links a module's imports against the namespaces it was given and checks signatures
+ * when the module is loaded; each call gets the calling process as its first argument.
  */
 import type { ProcessConfig } from "./config.ts";
 import type { GuestMemory } from "./guest_memory.ts";
@@ -38,7 +38,10 @@ export interface HostContext {
   yieldNow(): Promise<void>;
 }
 
-/** A host function: its wasm signature and how to bind it to a calling process. */
+/**
+ * A host function: its wasm signature and what it does. One function serves every process:
+ * the runtime passes the calling process first, then the guest's arguments.
+ */
 export interface HostFunction<P extends HostContext = HostContext> {
   readonly params: readonly ValType[];
   readonly results: readonly ValType[];
@@ -48,7 +51,7 @@ export interface HostFunction<P extends HostContext = HostContext> {
    */
   readonly suspending?: boolean;
   // deno-lint-ignore no-explicit-any
-  bind(process: P): (...args: any[]) => unknown;
+  call(process: P, ...args: any[]): unknown;
 }
 
 /** One wasm import module's worth of host functions, e.g. `lunatic::message`. */
@@ -75,9 +78,9 @@ export function hostFn<P extends HostContext = HostContext>(
   params: readonly ValType[],
   results: readonly ValType[],
   // deno-lint-ignore no-explicit-any
-  bind: (process: P) => (...args: any[]) => unknown,
+  call: (process: P, ...args: any[]) => unknown,
 ): HostFunction<P> {
-  return { params, results, bind };
+  return { params, results, call };
 }
 
 /** Shorthand for declaring a host function that may suspend the calling process. */
@@ -85,9 +88,9 @@ export function suspendingFn<P extends HostContext = HostContext>(
   params: readonly ValType[],
   results: readonly ValType[],
   // deno-lint-ignore no-explicit-any
-  bind: (process: P) => (...args: any[]) => unknown,
+  call: (process: P, ...args: any[]) => unknown,
 ): HostFunction<P> {
-  return { params, results, suspending: true, bind };
+  return { params, results, suspending: true, call };
 }
 
 /** Formats a signature the way error messages show it: `(i32, i64) -> (i32)`. */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { BacktraceSource } from "./backtrace.ts";
-import { LunaticError, trap } from "./errors.ts";
+import { LunaticError } from "./errors.ts";
 import {
   formatSignature,
   type HostContext,
@@ -8,7 +8,6 @@ import {
   type HostNamespace,
 } from "./host_api.ts";
 import type { ProcessConfig } from "./config.ts";
-import { Suspending } from "./jspi.ts";
 import type { EntryArgument } from "./process.ts";
 import { WasmFormatError } from "./wasm/bytes.ts";
 import {
@@ -25,7 +24,13 @@ import {
   MEMORY_IMPORT,
 } from "./wasm/rewrite.ts";
 import { POOLED_MEMORY_MAX_PAGES } from "./memory_pool.ts";
-import { instrument, type InstrumentResult, YIELD_IMPORT } from "./wasm/instrument.ts";
+import {
+  HANDLE_IMPORT,
+  instrument,
+  type InstrumentResult,
+  YIELD_IMPORT,
+} from "./wasm/instrument.ts";
+import type { HandledProcess, ProcessHandles } from "./process_handles.ts";
 
 /** Limits of an imported memory, in pages. */
 export interface MemoryLimits {
@@ -83,11 +88,8 @@ export class LunaticModule {
     readonly displayName: string,
     readonly imports: readonly LinkedImport[],
     namespaces: HostNamespace<HostContext>[],
-    /**
-     * Whether processes of this module are instrumented for preemption and fuel (a counter
-     * at function entries and loop headers). Only benchmarks turn it off.
-     */
-    readonly preemptive = true,
+    /** The runtime's process handles, which the host functions look their caller up in. */
+    readonly handles: ProcessHandles<HandledProcess>,
   ) {
     this.#namespaces = namespaces;
   }
@@ -99,7 +101,7 @@ export class LunaticModule {
     if (this.#instrumentation === null) {
       try {
         // The counter starts empty: the first check (in a start function too) gets a slice.
-        const result = instrument(this.bytes, this.info);
+        const result = instrument(this.bytes, this.info, { processHandle: true });
         this.#instrumentation = { ...result, info: parseModule(result.bytes) };
       } catch (error) {
         if (!(error instanceof WasmFormatError)) throw error;
@@ -132,7 +134,7 @@ export class LunaticModule {
    */
   backtraceSource(maxPages: number): BacktraceSource {
     const shift = this.#offsetShift.get(maxPages) ?? 0;
-    const bodies = this.preemptive ? this.#instrumented().codeBodies : this.info.codeBodies;
+    const bodies = this.#instrumented().codeBodies;
     return {
       displayName: this.displayName,
       functionNameAt: (offset) => this.#functionNameIn(bodies, offset - shift),
@@ -183,9 +185,7 @@ export class LunaticModule {
         `memory minimum size of ${minimum} pages exceeds memory limits (${maxPages} pages allowed)`,
       );
     }
-    const source = this.preemptive
-      ? this.#instrumented()
-      : { bytes: this.bytes as Uint8Array<ArrayBuffer>, info: this.info };
+    const source = this.#instrumented();
     // A small memory is imported, so that it can come from (and go back to) the runtime's
     // pool of zeroed memories instead of a fresh mapping per process.
     let limited: Uint8Array<ArrayBuffer>;
@@ -211,33 +211,40 @@ export class LunaticModule {
     return this.#memoryImports.get(maxPages) ?? null;
   }
 
+  /** The host functions as every process with everything allowed links them. */
+  #sharedImports: Record<string, Record<string, unknown>> | null = null;
+  /** ...and as the processes with each restricting config link them. */
+  readonly #filteredImports = new WeakMap<object, Record<string, Record<string, unknown>>>();
+
   /**
-   * The imports object for one process: every host function bound to it, and its `memory`
-   * when the variant imports it. A function outside the process's allowed namespaces is
-   * linked to a stub that traps, so the check costs nothing per call.
+   * The imports object for one process: the host functions (shared by all processes whose
+   * config allows the same; a function outside the allowed namespaces is a stub that traps,
+   * so the check costs nothing per call), `out_of_fuel`, the process's handle, and its
+   * `memory` when the variant imports it.
    */
   importsFor(
-    process: HostContext,
-    outOfFuel: (counter: bigint) => unknown,
+    process: HandledProcess,
     memory: WebAssembly.Memory | null = null,
   ): WebAssembly.Imports {
-    const imports: Record<string, Record<string, unknown>> = {};
-    if (this.preemptive) {
-      imports[YIELD_IMPORT.module] = { [YIELD_IMPORT.name]: new Suspending(outOfFuel) };
-    }
-    if (memory !== null) (imports[MEMORY_IMPORT.module] ??= {})[MEMORY_IMPORT.name] = memory;
     const config = process.config;
-    const filtered = !config.allowsEverything;
-    for (const { module, name, hostFunction } of this.imports) {
-      let bound: unknown;
-      if (filtered && !config.allows(module, name)) {
-        bound = () => trap(`permission denied: ${module}::${name}`);
-      } else {
-        const fn = hostFunction.bind(process);
-        bound = hostFunction.suspending ? new Suspending(fn) : fn;
+    let shared = config.allowsEverything ? this.#sharedImports : this.#filteredImports.get(config);
+    if (shared === null || shared === undefined) {
+      shared = {};
+      for (const { module, name, hostFunction } of this.imports) {
+        (shared[module] ??= {})[name] = config.allowsEverything || config.allows(module, name)
+          ? this.handles.dispatcher(hostFunction)
+          : this.handles.denied(module, name);
       }
-      (imports[module] ??= {})[name] = bound;
+      if (config.allowsEverything) this.#sharedImports = shared;
+      else this.#filteredImports.set(config, shared);
     }
+    const imports: Record<string, Record<string, unknown>> = { ...shared };
+    const internal: Record<string, unknown> = {
+      [YIELD_IMPORT.name]: this.handles.outOfFuel,
+      [HANDLE_IMPORT.name]: process.handle,
+    };
+    if (memory !== null) internal[MEMORY_IMPORT.name] = memory;
+    imports[YIELD_IMPORT.module] = internal;
     return imports as WebAssembly.Imports;
   }
 
@@ -274,8 +281,8 @@ export class ModuleLoader {
     if (this.#cache.get(hash)?.deref() === undefined) this.#cache.delete(hash);
   });
 
-  /** @param preemptive instrument modules for preemption and fuel (off only in benchmarks) */
-  constructor(readonly host: HostRegistry, readonly preemptive = true) {}
+  /** @param handles the runtime's process handles, which host functions find callers in */
+  constructor(readonly host: HostRegistry, readonly handles: ProcessHandles<HandledProcess>) {}
 
   /**
    * Parses and links `bytes` (synchronously). Throws a LunaticError naming the problem:
@@ -304,7 +311,7 @@ export class ModuleLoader {
       displayName,
       imports,
       namespaces,
-      this.preemptive,
+      this.handles,
     );
     this.#cache.set(hash, new WeakRef(module));
     this.#forget.register(module, hash);

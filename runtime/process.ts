@@ -2,7 +2,8 @@ import type { ProcessConfig } from "./config.ts";
 import type { Environment } from "./environment.ts";
 import { HostTrap, ProcessExit, ProcessKilled, trap } from "./errors.ts";
 import { GuestMemory } from "./guest_memory.ts";
-import type { DisposableHostState, HostContext } from "./host_api.ts";
+import type { DisposableHostState } from "./host_api.ts";
+import type { HandledProcess } from "./process_handles.ts";
 import { promising } from "./jspi.ts";
 import { Mailbox, matchesTags } from "./mailbox.ts";
 import {
@@ -63,26 +64,47 @@ const SLICE_TARGET_MS = 1;
  * monitors, and per-process resource tables. Its entry export runs through JSPI; host
  * functions that block suspend it with {@link suspend}.
  */
-export class Process implements HostContext {
-  // The fields a message hop touches come first and together: in a ring of a thousand
-  // processes every hop finds the receiver's state out of cache, and each object or distant
-  // field it reads costs a miss (BENCHMARKS.md).
+export class Process implements HandledProcess {
+  // The fields a message hop touches come first and together, two cache lines of the object
+  // (with `runtime` and `environment`, which as constructor parameter properties come first
+  // of all): in a ring of a thousand processes every hop finds the receiver's and the
+  // sender's state out of cache, and each object or distant field it reads costs a miss
+  // (BENCHMARKS.md).
   #state: State = "created";
-  /** Whether the process waited since its slice began (beside #state: a receive sets both). */
-  #waitedInSlice = false;
   /** The message scratch slot (spec §3.2): the message being built or the last received. */
   #scratch: Message | null = null;
   /** Whether the scratch message may hold resources to drop when it is replaced. */
   #scratchResources = false;
+  #receiving = false;
   /** While waiting in a receive: the tags it takes (null: any message). */
   #receiveTags: readonly bigint[] | null = null;
-  #receiving = false;
   #messageResolve: ((status: number) => void) | null = null;
-  #messageReject: ((reason: unknown) => void) | null = null;
   #messageStatus = 0;
   #cancelReceiveTimer: (() => void) | null = null;
+  #wait: Wait | null = null;
+  #killReason: string | null = null;
+  #memory: GuestMemory | null = null;
+  /** The Wait of {@link waitForMessage}, one per process: a kill withdraws the receive. */
+  #messageWait: Wait | null = null;
+  /** The executor of every receive's promise: one per process (made on first use), not per wait. */
+  #keepMessageResolvers:
+    | ((resolve: (status: number) => void, reject: (reason: unknown) => void) => void)
+    | null = null;
+  /** Whether the process waited since its slice began (set with #state by every wait). */
+  #waitedInSlice = false;
   /** Messages that arrived while the process was not waiting for them (made on first use). */
   #mailbox: Mailbox | null = null;
+  #messageReject: ((reason: unknown) => void) | null = null;
+
+  /** Process id, unique within its environment. */
+  readonly id: number;
+  /** The runtime-wide handle its instance passes to host functions (see ProcessHandles). */
+  readonly handle: number;
+  readonly module: LunaticModule;
+  readonly config: ProcessConfig;
+  readonly stdio: Stdio;
+  /** What the process holds of the runtime's capacity (released when it ends). */
+  readonly charge: ProcessCharge;
   /** Linked processes and the tag this side stored for each (0n = no tag). */
   links: Map<number, bigint> | null = null;
   /** Processes monitoring this one. */
@@ -101,9 +123,6 @@ export class Process implements HostContext {
   }
 
   #instance: WebAssembly.Instance | null = null;
-  #memory: GuestMemory | null = null;
-  #wait: Wait | null = null;
-  #killReason: string | null = null;
   #hostStates: Map<symbol, unknown> | null = null;
   #errors: ResourceTable<string> | null = null;
   #configs: ResourceTable<ProcessConfig> | null = null;
@@ -123,13 +142,18 @@ export class Process implements HostContext {
   constructor(
     readonly runtime: Runtime,
     readonly environment: Environment,
-    readonly id: number,
-    readonly module: LunaticModule,
-    readonly config: ProcessConfig,
-    readonly stdio: Stdio,
-    /** What the process holds of the runtime's capacity (released when it ends). */
-    readonly charge: ProcessCharge,
+    id: number,
+    module: LunaticModule,
+    config: ProcessConfig,
+    stdio: Stdio,
+    charge: ProcessCharge,
   ) {
+    this.id = id;
+    this.handle = runtime.handles.allocate(this);
+    this.module = module;
+    this.config = config;
+    this.stdio = stdio;
+    this.charge = charge;
   }
 
   /** The message scratch slot (spec §3.2): the message being built or the last received. */
@@ -234,7 +258,7 @@ export class Process implements HostContext {
    * kills, let other processes and the event loop run when they are waiting, and give the
    * counter its next slice. During instantiation (a start function) it never suspends.
    */
-  readonly outOfFuel = (counter: bigint): bigint | Promise<bigint> => {
+  outOfFuel(counter: bigint): bigint | Promise<bigint> {
     const burnt = this.#fuelGranted - Number(counter);
     this.#fuelUsed += burnt;
     const now = performance.now();
@@ -252,16 +276,16 @@ export class Process implements HostContext {
     const next = BigInt(grant);
     if (this.#state === "running" && this.runtime.scheduler.shouldYield()) {
       // The next slice starts when the process runs again, not while it waits its turn.
-      return this.suspend(Promise.resolve(next)).then(this.#startSlice);
+      return this.suspend(Promise.resolve(next)).then((granted) => this.#startSlice(granted));
     }
     return next;
-  };
+  }
 
-  readonly #startSlice = (next: bigint): bigint => {
+  #startSlice(next: bigint): bigint {
     this.#sliceStart = performance.now();
     this.#waitedInSlice = false;
     return next;
-  };
+  }
 
   /**
    * Sizes the next slice from how long the last one's `burnt` instructions took: a slice
@@ -353,14 +377,6 @@ export class Process implements HostContext {
     }
     return promise;
   }
-
-  /** The Wait of {@link waitForMessage}, one per process: a kill withdraws the receive. */
-  #messageWait: Wait | null = null;
-
-  /** The executor of every receive's promise: one per process (made on first use), not per wait. */
-  #keepMessageResolvers:
-    | ((resolve: (status: number) => void, reject: (reason: unknown) => void) => void)
-    | null = null;
 
   #stopReceiving(): void {
     this.#receiving = false;
@@ -515,6 +531,7 @@ export class Process implements HostContext {
       }
     }
     this.#release();
+    this.runtime.handles.release(this.handle);
     this.runtime.processEnded(this, outcome, links?.size ?? 0);
     this.#outcome = outcome;
     this.#resolveExited?.(outcome);

@@ -5,6 +5,7 @@ import { LunaticError } from "./errors.ts";
 import type { HostNamespace } from "./host_api.ts";
 import { logger } from "./log.ts";
 import { MemoryPool } from "./memory_pool.ts";
+import { ProcessHandles } from "./process_handles.ts";
 import { HostRegistry, type LunaticModule, ModuleLoader } from "./module.ts";
 import { type EntryArgument, Process, type ProcessOutcome } from "./process.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -41,12 +42,11 @@ export class Runtime {
   readonly #environments = new Map<number, Environment>();
   readonly #exitListeners = new Set<ExitListener>();
 
-  constructor(
-    namespaces: readonly HostNamespace<never>[],
-    limits: CapacityLimits = {},
-    options: { preemptive?: boolean } = {},
-  ) {
-    this.modules = new ModuleLoader(new HostRegistry(namespaces), options.preemptive ?? true);
+  /** Live processes by handle, which host functions look their caller up by. */
+  readonly handles = new ProcessHandles<Process>();
+
+  constructor(namespaces: readonly HostNamespace<never>[], limits: CapacityLimits = {}) {
+    this.modules = new ModuleLoader(new HostRegistry(namespaces), this.handles);
     this.capacity = new Capacity(limits);
   }
 
@@ -84,10 +84,11 @@ export class Runtime {
       const memory = memoryLimits === null
         ? null
         : this.memories.take(memoryLimits.initial, memoryLimits.maximum);
-      process.instantiate(module.importsFor(process, process.outOfFuel, memory), compiled);
+      process.instantiate(module.importsFor(process, memory), compiled);
       if (memory !== null) process.ownMemory(memory, memoryLimits!);
     } catch (error) {
       this.capacity.release(charge);
+      this.handles.release(process.handle);
       throw new LunaticError(
         `failed to instantiate ${module.displayName}: ${
           error instanceof Error ? error.message : String(error)

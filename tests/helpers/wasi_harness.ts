@@ -102,7 +102,7 @@ function wasiImports(module: WebAssembly.Module, process: HostContext): WebAssem
     if (entry.module !== wasiNamespace.module || entry.kind !== "function" || !definition) {
       throw new Error(`the WASI harness cannot provide ${entry.module}::${entry.name}`);
     }
-    const bound = definition.bind(process);
+    const bound = (...args: unknown[]) => definition.call(process, ...args);
     functions[entry.name] = definition.suspending ? new jspi.Suspending(bound) : bound;
   }
   return { [wasiNamespace.module]: functions as WebAssembly.ModuleImports };
