@@ -59,7 +59,6 @@ export const distributedNamespace: HostNamespace<Process> = {
       ["i64", "i64", "i64", "i32", "i32", "i32", "i32", "i32"],
       ["i32"],
       (
-        p,
         nodeId: bigint,
         configId: bigint,
         moduleId: bigint,
@@ -68,6 +67,7 @@ export const distributedNamespace: HostNamespace<Process> = {
         paramsPtr: number,
         paramsLen: number,
         idPtr: number,
+        p: Process,
       ) => {
         requireSpawnPermission(p);
         p.memory.check(idPtr, 8);
@@ -87,7 +87,7 @@ export const distributedNamespace: HostNamespace<Process> = {
         return spawnReportingTo(p, call, idPtr) === null ? SPAWN_NODE_NOT_FOUND : 0;
       },
     ),
-    send: hostFn(["i64", "i64"], ["i32"], (p, nodeId: bigint, processId: bigint) => {
+    send: hostFn(["i64", "i64"], ["i32"], (nodeId: bigint, processId: bigint, p: Process) => {
       const message = takeForNode(p, nodeId, processId);
       if (typeof message === "number") return message;
       sendTo(p, processId, message);
@@ -96,7 +96,7 @@ export const distributedNamespace: HostNamespace<Process> = {
     send_receive_skip_search: suspendingFn(
       ["i64", "i64", "i64", "i64"],
       ["i32"],
-      (p, nodeId: bigint, processId: bigint, waitOnTag: bigint, timeout: bigint) => {
+      (nodeId: bigint, processId: bigint, waitOnTag: bigint, timeout: bigint, p: Process) => {
         const message = takeForNode(p, nodeId, processId);
         if (typeof message === "number") return message;
         return sendAndAwaitReply(p, processId, message, waitOnTag, timeout);

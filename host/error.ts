@@ -18,11 +18,11 @@ function lookup(process: Process, id: bigint): Uint8Array {
 export const errorNamespace: HostNamespace<Process> = {
   module: "lunatic::error",
   functions: {
-    string_size: hostFn(["i64"], ["i32"], (p, id: bigint) => lookup(p, id).byteLength),
-    to_string: hostFn(["i64", "i32"], [], (p, id: bigint, ptr: number) => {
+    string_size: hostFn(["i64"], ["i32"], (id: bigint, p: Process) => lookup(p, id).byteLength),
+    to_string: hostFn(["i64", "i32"], [], (id: bigint, ptr: number, p: Process) => {
       p.memory.write(ptr, lookup(p, id));
     }),
-    drop: hostFn(["i64"], [], (p, id: bigint) => {
+    drop: hostFn(["i64"], [], (id: bigint, p: Process) => {
       if (p.errors.take(id) === undefined) trap(`unknown error id ${BigInt.asUintN(64, id)}`);
     }),
   },

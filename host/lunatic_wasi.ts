@@ -36,7 +36,14 @@ export const lunaticWasiNamespace: HostNamespace<Process> = {
     config_add_environment_variable: hostFn(
       ["i64", "i32", "i32", "i32", "i32"],
       [],
-      (p, configId: bigint, keyPtr: number, keyLen: number, valPtr: number, valLen: number) => {
+      (
+        configId: bigint,
+        keyPtr: number,
+        keyLen: number,
+        valPtr: number,
+        valLen: number,
+        p: Process,
+      ) => {
         const config = configResource(p, configId);
         const key = p.memory.readString(keyPtr, keyLen, "environment variable name");
         const value = p.memory.readString(valPtr, valLen, "environment variable value");
@@ -46,14 +53,14 @@ export const lunaticWasiNamespace: HostNamespace<Process> = {
     config_add_command_line_argument: hostFn(
       ["i64", "i32", "i32"],
       [],
-      (p, configId: bigint, ptr: number, len: number) => {
+      (configId: bigint, ptr: number, len: number, p: Process) => {
         configResource(p, configId).args.push(p.memory.readString(ptr, len, "argument"));
       },
     ),
     config_preopen_dir: hostFn(
       ["i64", "i32", "i32"],
       [],
-      (p, configId: bigint, ptr: number, len: number) => {
+      (configId: bigint, ptr: number, len: number, p: Process) => {
         const config = configResource(p, configId);
         const dir = p.memory.readString(ptr, len, "directory");
         if (!insideDirectories(dir, p.config.preopenedDirs)) {

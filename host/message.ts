@@ -96,19 +96,19 @@ export const messageNamespace: HostNamespace<Process> = {
       push_udp_socket: "i64 -> i64",
       take_udp_socket: "i64 -> i64",
     }),
-    create_data: hostFn(["i64", "i64"], [], (p, tag: bigint, capacity: bigint) => {
+    create_data: hostFn(["i64", "i64"], [], (tag: bigint, capacity: bigint, p: Process) => {
       // One conversion instead of BigInt comparisons: a negative or huge hint is ignored.
       const requested = Number(capacity);
       const hint = requested > 0 && requested < LARGEST_CAPACITY_HINT ? requested : 0;
       p.setScratch(new DataMessage(tag, hint));
     }),
-    write_data: hostFn(["i32", "i32"], ["i32"], (p, ptr: number, len: number) => {
+    write_data: hostFn(["i32", "i32"], ["i32"], (ptr: number, len: number, p: Process) => {
       const message = scratchData(p);
       const memory = p.memory;
       message.writeFrom(memory.u8, memory.check(ptr, len), len >>> 0);
       return len;
     }),
-    read_data: hostFn(["i32", "i32"], ["i32"], (p, ptr: number, len: number) => {
+    read_data: hostFn(["i32", "i32"], ["i32"], (ptr: number, len: number, p: Process) => {
       const message = scratchData(p);
       const memory = p.memory;
       const start = memory.check(ptr, len);
@@ -122,48 +122,48 @@ export const messageNamespace: HostNamespace<Process> = {
       message.cursor += count;
       return count;
     }),
-    seek_data: hostFn(["i64"], [], (p, index: bigint) => {
+    seek_data: hostFn(["i64"], [], (index: bigint, p: Process) => {
       const message = scratchData(p);
       const offset = BigInt.asUintN(64, index);
       message.cursor = offset > BigInt(Number.MAX_SAFE_INTEGER)
         ? Number.MAX_SAFE_INTEGER
         : Number(offset);
     }),
-    get_tag: hostFn([], ["i64"], (p) => {
+    get_tag: hostFn([], ["i64"], (p: Process) => {
       if (p.scratch === null) trap("no message in the scratch slot");
       return p.scratch.tag;
     }),
-    get_process_id: hostFn([], ["i64"], (p) => {
+    get_process_id: hostFn([], ["i64"], (p: Process) => {
       const message = p.scratch;
       if (message === null) trap("no message in the scratch slot");
       return message.kind === "process_died" ? message.processId : 0n;
     }),
-    data_size: hostFn([], ["i64"], (p) => BigInt(scratchData(p).size)),
-    push_module: hostFn(["i64"], ["i64"], (p, moduleId: bigint) => {
+    data_size: hostFn([], ["i64"], (p: Process) => BigInt(scratchData(p).size)),
+    push_module: hostFn(["i64"], ["i64"], (moduleId: bigint, p: Process) => {
       const module = p.modules.get(moduleId);
       if (module === undefined) trap(`unknown module id ${BigInt.asUintN(64, moduleId)}`);
       const index = scratchData(p).pushResource({ kind: "module", value: module });
       p.scratchGainedResource();
       return BigInt(index);
     }),
-    take_module: hostFn(["i64"], ["i64"], (p, index: bigint) => {
+    take_module: hostFn(["i64"], ["i64"], (index: bigint, p: Process) => {
       const module = takeResource(p, index, "module") as LunaticModule;
       return BigInt(p.modules.add(module));
     }),
-    send: hostFn(["i64"], ["i32"], (p, processId: bigint) => {
+    send: hostFn(["i64"], ["i32"], (processId: bigint, p: Process) => {
       sendTo(p, processId, takeScratch(p));
       return 0;
     }),
     send_receive_skip_search: suspendingFn(
       ["i64", "i64", "i64"],
       ["i32"],
-      (p, processId: bigint, waitOnTag: bigint, timeout: bigint) =>
+      (processId: bigint, waitOnTag: bigint, timeout: bigint, p: Process) =>
         sendAndAwaitReply(p, processId, takeScratch(p), waitOnTag, timeout),
     ),
     receive: suspendingFn(
       ["i32", "i32", "i64"],
       ["i32"],
-      (p, tagsPtr: number, tagsLen: number, timeout: bigint) => {
+      (tagsPtr: number, tagsLen: number, timeout: bigint, p: Process) => {
         p.checkSignals();
         const tags = readTags(p, tagsPtr, tagsLen >>> 0);
         const queued = p.takeQueuedMessage(tags);

@@ -55,7 +55,7 @@ function permissionSetter(
   permission: "canCompileModules" | "canCreateConfigs" | "canSpawnProcesses",
   name: string,
 ) {
-  return hostFn(["i64", "i32"], [], (p: Process, configId: bigint, can: number) => {
+  return hostFn(["i64", "i32"], [], (configId: bigint, can: number, p: Process) => {
     const config = configResource(p, configId);
     if (can !== 0 && !p.config[permission]) {
       trap(`permission denied: cannot grant ${name}, which this process does not have`);
@@ -67,7 +67,7 @@ function permissionSetter(
 function permissionGetter(
   permission: "canCompileModules" | "canCreateConfigs" | "canSpawnProcesses",
 ) {
-  return hostFn(["i64"], ["i32"], (p: Process, configId: bigint) => {
+  return hostFn(["i64"], ["i32"], (configId: bigint, p: Process) => {
     return configResource(p, configId)[permission] ? 1 : 0;
   });
 }
@@ -155,7 +155,7 @@ export const processNamespace: HostNamespace<Process> = {
     compile_module: hostFn(
       ["i32", "i32", "i32"],
       ["i32"],
-      (p, dataPtr: number, dataLen: number, idPtr: number) => {
+      (dataPtr: number, dataLen: number, idPtr: number, p: Process) => {
         if (!p.config.canCompileModules) return -1;
         const bytes = p.memory.copy(dataPtr, dataLen);
         p.memory.check(idPtr, 8);
@@ -170,47 +170,55 @@ export const processNamespace: HostNamespace<Process> = {
         }
       },
     ),
-    drop_module: hostFn(["i64"], [], (p, moduleId: bigint) => {
+    drop_module: hostFn(["i64"], [], (moduleId: bigint, p: Process) => {
       if (p.modules.take(moduleId) === undefined) {
         trap(`unknown module id ${BigInt.asUintN(64, moduleId)}`);
       }
     }),
-    create_config: hostFn([], ["i64"], (p) => {
+    create_config: hostFn([], ["i64"], (p: Process) => {
       if (!p.config.canCreateConfigs) return -1n;
       return BigInt(p.configs.add(p.config.derive()));
     }),
-    drop_config: hostFn(["i64"], [], (p, configId: bigint) => {
+    drop_config: hostFn(["i64"], [], (configId: bigint, p: Process) => {
       if (p.configs.take(configId) === undefined) {
         trap(`unknown config id ${BigInt.asUintN(64, configId)}`);
       }
     }),
-    config_set_max_memory: hostFn(["i64", "i64"], [], (p, configId: bigint, bytes: bigint) => {
-      const config = configResource(p, configId);
-      const limit = BigInt.asUintN(64, bytes);
-      if (limit > p.config.maxMemory) {
-        trap(
-          `permission denied: cannot raise max memory to ${limit} bytes, above this process's limit of ${p.config.maxMemory}`,
-        );
-      }
-      config.maxMemory = limit;
-    }),
-    config_get_max_memory: hostFn(["i64"], ["i64"], (p, configId: bigint) => {
+    config_set_max_memory: hostFn(
+      ["i64", "i64"],
+      [],
+      (configId: bigint, bytes: bigint, p: Process) => {
+        const config = configResource(p, configId);
+        const limit = BigInt.asUintN(64, bytes);
+        if (limit > p.config.maxMemory) {
+          trap(
+            `permission denied: cannot raise max memory to ${limit} bytes, above this process's limit of ${p.config.maxMemory}`,
+          );
+        }
+        config.maxMemory = limit;
+      },
+    ),
+    config_get_max_memory: hostFn(["i64"], ["i64"], (configId: bigint, p: Process) => {
       return configResource(p, configId).maxMemory;
     }),
-    config_set_max_fuel: hostFn(["i64", "i64"], [], (p, configId: bigint, units: bigint) => {
-      const config = configResource(p, configId);
-      const fuel = BigInt.asUintN(64, units);
-      const own = p.config.maxFuel;
-      if (own !== 0n && (fuel === 0n || fuel > own)) {
-        trap(
-          `permission denied: cannot raise max fuel to ${
-            fuel === 0n ? "unlimited" : fuel
-          }, above this process's limit of ${own}`,
-        );
-      }
-      config.maxFuel = fuel;
-    }),
-    config_get_max_fuel: hostFn(["i64"], ["i64"], (p, configId: bigint) => {
+    config_set_max_fuel: hostFn(
+      ["i64", "i64"],
+      [],
+      (configId: bigint, units: bigint, p: Process) => {
+        const config = configResource(p, configId);
+        const fuel = BigInt.asUintN(64, units);
+        const own = p.config.maxFuel;
+        if (own !== 0n && (fuel === 0n || fuel > own)) {
+          trap(
+            `permission denied: cannot raise max fuel to ${
+              fuel === 0n ? "unlimited" : fuel
+            }, above this process's limit of ${own}`,
+          );
+        }
+        config.maxFuel = fuel;
+      },
+    ),
+    config_get_max_fuel: hostFn(["i64"], ["i64"], (configId: bigint, p: Process) => {
       return configResource(p, configId).maxFuel;
     }),
     config_can_compile_modules: permissionGetter("canCompileModules"),
@@ -222,7 +230,7 @@ export const processNamespace: HostNamespace<Process> = {
     config_allow_namespace: hostFn(
       ["i64", "i32", "i32"],
       [],
-      (p, configId: bigint, ptr: number, len: number) => {
+      (configId: bigint, ptr: number, len: number, p: Process) => {
         const config = configResource(p, configId);
         config.allowNamespace(p.memory.readString(ptr, len, "namespace"));
       },
@@ -231,7 +239,6 @@ export const processNamespace: HostNamespace<Process> = {
       ["i32", "i32", "i64", "i64", "i64", "i32", "i32", "i32", "i32", "i32", "i32"],
       ["i32"],
       (
-        p,
         namePtr: number,
         nameLen: number,
         link: bigint,
@@ -243,6 +250,7 @@ export const processNamespace: HostNamespace<Process> = {
         paramsLen: number,
         nodeIdPtr: number,
         idPtr: number,
+        p: Process,
       ) => {
         const name = p.memory.readString(namePtr, nameLen, "registry name");
         p.memory.check(nodeIdPtr, 8);
@@ -267,7 +275,6 @@ export const processNamespace: HostNamespace<Process> = {
       ["i64", "i64", "i64", "i32", "i32", "i32", "i32", "i32"],
       ["i32"],
       (
-        p,
         link: bigint,
         configId: bigint,
         moduleId: bigint,
@@ -276,29 +283,30 @@ export const processNamespace: HostNamespace<Process> = {
         paramsPtr: number,
         paramsLen: number,
         idPtr: number,
+        p: Process,
       ) => {
         p.memory.check(idPtr, 8);
         const call = { link, configId, moduleId, funcPtr, funcLen, paramsPtr, paramsLen };
         return spawnReportingTo(p, call, idPtr) === null ? 1 : 0;
       },
     ),
-    process_id: hostFn([], ["i64"], (p) => BigInt(p.id)),
-    environment_id: hostFn([], ["i64"], (p) => BigInt(p.environment.id)),
-    exists: hostFn(["i64"], ["i32"], (p, processId: bigint) => {
+    process_id: hostFn([], ["i64"], (p: Process) => BigInt(p.id)),
+    environment_id: hostFn([], ["i64"], (p: Process) => BigInt(p.environment.id)),
+    exists: hostFn(["i64"], ["i32"], (processId: bigint, p: Process) => {
       return p.environment.get(processId) !== undefined ? 1 : 0;
     }),
-    kill: hostFn(["i64"], [], (p, processId: bigint) => {
+    kill: hostFn(["i64"], [], (processId: bigint, p: Process) => {
       p.environment.get(processId)?.kill();
     }),
-    sleep_ms: suspendingFn(["i64"], [], (p, ms: bigint) => {
+    sleep_ms: suspendingFn(["i64"], [], (ms: bigint, p: Process) => {
       let cancel = () => {};
       const slept = new Promise<void>((resolve) => cancel = after(BigInt.asUintN(64, ms), resolve));
       return p.suspend(slept, () => cancel());
     }),
-    die_when_link_dies: hostFn(["i32"], [], (p, flag: number) => {
+    die_when_link_dies: hostFn(["i32"], [], (flag: number, p: Process) => {
       p.dieWhenLinkDies = flag !== 0;
     }),
-    link: hostFn(["i64", "i64"], [], (p, tag: bigint, processId: bigint) => {
+    link: hostFn(["i64", "i64"], [], (tag: bigint, processId: bigint, p: Process) => {
       const target = p.environment.get(processId);
       if (target === undefined) {
         // Linking to a process that does not exist is an immediate link death (spec §1.3).
@@ -309,20 +317,20 @@ export const processNamespace: HostNamespace<Process> = {
       p.addLink(target.id, tag);
       target.addLink(p.id, tag);
     }),
-    unlink: hostFn(["i64"], [], (p, processId: bigint) => {
+    unlink: hostFn(["i64"], [], (processId: bigint, p: Process) => {
       const target = p.environment.get(processId);
       if (target === undefined) return p.removeLink(Number(BigInt.asUintN(64, processId)));
       p.removeLink(target.id);
       target.removeLink(p.id);
     }),
-    monitor: hostFn(["i64"], [], (p, processId: bigint) => {
+    monitor: hostFn(["i64"], [], (processId: bigint, p: Process) => {
       const target = p.environment.get(processId);
       // lunatic ignores a monitor of a missing process and never reports it; like Erlang's
       // monitor, we answer at once that it is gone (README: differences from lunatic).
       if (target === undefined) p.deliver(new ProcessDiedMessage(BigInt.asUintN(64, processId)));
       else if (target !== p) target.addMonitor(p.id);
     }),
-    stop_monitoring: hostFn(["i64"], [], (p, processId: bigint) => {
+    stop_monitoring: hostFn(["i64"], [], (processId: bigint, p: Process) => {
       p.environment.get(processId)?.removeMonitor(p.id);
     }),
   },

@@ -15,7 +15,7 @@ export const registryNamespace: HostNamespace<Process> = {
     put: hostFn(
       ["i32", "i32", "i64", "i64"],
       [],
-      (p, namePtr: number, nameLen: number, nodeId: bigint, processId: bigint) => {
+      (namePtr: number, nameLen: number, nodeId: bigint, processId: bigint, p: Process) => {
         p.environment.registry.set(readName(p, namePtr, nameLen), {
           nodeId: BigInt.asUintN(64, nodeId),
           processId: BigInt.asUintN(64, processId),
@@ -25,7 +25,7 @@ export const registryNamespace: HostNamespace<Process> = {
     get: hostFn(
       ["i32", "i32", "i32", "i32"],
       ["i32"],
-      (p, namePtr: number, nameLen: number, nodeIdPtr: number, processIdPtr: number) => {
+      (namePtr: number, nameLen: number, nodeIdPtr: number, processIdPtr: number, p: Process) => {
         const entry = p.environment.registry.get(readName(p, namePtr, nameLen));
         if (entry === undefined) return 1;
         p.memory.check(nodeIdPtr, 8);
@@ -35,7 +35,7 @@ export const registryNamespace: HostNamespace<Process> = {
         return 0;
       },
     ),
-    remove: hostFn(["i32", "i32"], [], (p, namePtr: number, nameLen: number) => {
+    remove: hostFn(["i32", "i32"], [], (namePtr: number, nameLen: number, p: Process) => {
       p.environment.registry.delete(readName(p, namePtr, nameLen));
     }),
   },

@@ -18,7 +18,7 @@ function timers(process: Process): ResourceTable<() => void> {
 export const timerNamespace: HostNamespace<Process> = {
   module: "lunatic::timer",
   functions: {
-    send_after: hostFn(["i64", "i64"], ["i64"], (p, processId: bigint, delay: bigint) => {
+    send_after: hostFn(["i64", "i64"], ["i64"], (processId: bigint, delay: bigint, p: Process) => {
       const message = takeScratch(p);
       const target = p.environment.get(processId);
       const table = timers(p);
@@ -34,7 +34,7 @@ export const timerNamespace: HostNamespace<Process> = {
       });
       return BigInt(id);
     }),
-    cancel_timer: hostFn(["i64"], ["i32"], (p, timerId: bigint) => {
+    cancel_timer: hostFn(["i64"], ["i32"], (timerId: bigint, p: Process) => {
       const cancel = timers(p).take(timerId);
       if (cancel === undefined) return 0; // unknown, cancelled, or already fired
       cancel();

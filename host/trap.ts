@@ -17,7 +17,7 @@ export const trapNamespace: HostNamespace<Process> = {
   functions: {
     // Suspending, because the guest code it runs may itself block (receive, sleep): the
     // nested call runs on its own stack and this call waits for it.
-    catch: suspendingFn(["i32", "i32"], ["i32"], (p, fn: number, pointer: number) => {
+    catch: suspendingFn(["i32", "i32"], ["i32"], (fn: number, pointer: number, p: Process) => {
       const reenter = p.hostState(REENTER, () => {
         const exported = p.instance?.exports[CATCH_EXPORT];
         if (typeof exported !== "function") {

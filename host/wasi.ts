@@ -78,157 +78,176 @@ export const wasiNamespace: HostNamespace = {
     args_get: hostFn(
       [I32, I32],
       [I32],
-      (p, argv: number, argvBuf: number) =>
+      (argv: number, argvBuf: number, p: HostContext) =>
         writeStringList(p.memory, wasiState(p).args, argv, argvBuf),
     ),
     args_sizes_get: hostFn(
       [I32, I32],
       [I32],
-      (p, argcOut: number, bufSizeOut: number) =>
+      (argcOut: number, bufSizeOut: number, p: HostContext) =>
         writeStringListSizes(p.memory, wasiState(p).args, argcOut, bufSizeOut),
     ),
     environ_get: hostFn(
       [I32, I32],
       [I32],
-      (p, environ: number, environBuf: number) =>
+      (environ: number, environBuf: number, p: HostContext) =>
         writeStringList(p.memory, wasiState(p).environ, environ, environBuf),
     ),
     environ_sizes_get: hostFn(
       [I32, I32],
       [I32],
-      (p, countOut: number, bufSizeOut: number) =>
+      (countOut: number, bufSizeOut: number, p: HostContext) =>
         writeStringListSizes(p.memory, wasiState(p).environ, countOut, bufSizeOut),
     ),
     clock_res_get: hostFn(
       [I32, I32],
       [I32],
-      (p, clock: number, resOut: number) => clockResGet(p.memory, clock, resOut),
+      (clock: number, resOut: number, p: HostContext) => clockResGet(p.memory, clock, resOut),
     ),
     clock_time_get: hostFn(
       [I32, I64, I32],
       [I32],
-      (p, clock: number, _precision: bigint, timeOut: number) =>
+      (clock: number, _precision: bigint, timeOut: number, p: HostContext) =>
         clockTimeGet(p.memory, wasiState(p), clock, timeOut),
     ),
     fd_advise: hostFn(
       [I32, I64, I64, I32],
       [I32],
-      (p, fd: number, offset: bigint, len: bigint, advice: number) =>
+      (fd: number, offset: bigint, len: bigint, advice: number, p: HostContext) =>
         fdAdvise(p, fd, offset, len, advice),
     ),
     fd_allocate: hostFn(
       [I32, I64, I64],
       [I32],
-      (p, fd: number, offset: bigint, len: bigint) => fdAllocate(p, fd, offset, len),
+      (fd: number, offset: bigint, len: bigint, p: HostContext) => fdAllocate(p, fd, offset, len),
     ),
-    fd_close: hostFn([I32], [I32], (p, fd: number) => fdClose(p, fd)),
-    fd_datasync: hostFn([I32], [I32], (p, fd: number) => fdSync(p, fd, true)),
+    fd_close: hostFn([I32], [I32], (fd: number, p: HostContext) => fdClose(p, fd)),
+    fd_datasync: hostFn([I32], [I32], (fd: number, p: HostContext) => fdSync(p, fd, true)),
     fd_fdstat_get: hostFn(
       [I32, I32],
       [I32],
-      (p, fd: number, statOut: number) => fdFdstatGet(p, fd, statOut),
+      (fd: number, statOut: number, p: HostContext) => fdFdstatGet(p, fd, statOut),
     ),
     fd_fdstat_set_flags: hostFn(
       [I32, I32],
       [I32],
-      (p, fd: number, flags: number) => fdFdstatSetFlags(p, fd, flags),
+      (fd: number, flags: number, p: HostContext) => fdFdstatSetFlags(p, fd, flags),
     ),
     fd_fdstat_set_rights: hostFn(
       [I32, I64, I64],
       [I32],
-      (p, fd: number, base: bigint, inheriting: bigint) =>
+      (fd: number, base: bigint, inheriting: bigint, p: HostContext) =>
         fdFdstatSetRights(p, fd, base, inheriting),
     ),
     fd_filestat_get: hostFn(
       [I32, I32],
       [I32],
-      (p, fd: number, statOut: number) => fdFilestatGet(p, fd, statOut),
+      (fd: number, statOut: number, p: HostContext) => fdFilestatGet(p, fd, statOut),
     ),
     fd_filestat_set_size: hostFn(
       [I32, I64],
       [I32],
-      (p, fd: number, size: bigint) => fdFilestatSetSize(p, fd, size),
+      (fd: number, size: bigint, p: HostContext) => fdFilestatSetSize(p, fd, size),
     ),
     fd_filestat_set_times: hostFn(
       [I32, I64, I64, I32],
       [I32],
-      (p, fd: number, atim: bigint, mtim: bigint, fstFlags: number) =>
+      (fd: number, atim: bigint, mtim: bigint, fstFlags: number, p: HostContext) =>
         fdFilestatSetTimes(p, fd, atim, mtim, fstFlags),
     ),
     fd_pread: hostFn(
       [I32, I32, I32, I64, I32],
       [I32],
-      (p, fd: number, iovs: number, iovsLen: number, offset: bigint, nreadOut: number) =>
-        fdPread(p, fd, iovs, iovsLen, offset, nreadOut),
+      (
+        fd: number,
+        iovs: number,
+        iovsLen: number,
+        offset: bigint,
+        nreadOut: number,
+        p: HostContext,
+      ) => fdPread(p, fd, iovs, iovsLen, offset, nreadOut),
     ),
     fd_prestat_get: hostFn(
       [I32, I32],
       [I32],
-      (p, fd: number, prestatOut: number) => fdPrestatGet(p, fd, prestatOut),
+      (fd: number, prestatOut: number, p: HostContext) => fdPrestatGet(p, fd, prestatOut),
     ),
     fd_prestat_dir_name: hostFn(
       [I32, I32, I32],
       [I32],
-      (p, fd: number, path: number, pathLen: number) => fdPrestatDirName(p, fd, path, pathLen),
+      (fd: number, path: number, pathLen: number, p: HostContext) =>
+        fdPrestatDirName(p, fd, path, pathLen),
     ),
     fd_pwrite: hostFn(
       [I32, I32, I32, I64, I32],
       [I32],
-      (p, fd: number, iovs: number, iovsLen: number, offset: bigint, nwrittenOut: number) =>
-        fdPwrite(p, fd, iovs, iovsLen, offset, nwrittenOut),
+      (
+        fd: number,
+        iovs: number,
+        iovsLen: number,
+        offset: bigint,
+        nwrittenOut: number,
+        p: HostContext,
+      ) => fdPwrite(p, fd, iovs, iovsLen, offset, nwrittenOut),
     ),
     // Suspends only to wait for stdin; file reads return a plain value.
     fd_read: suspendingFn(
       [I32, I32, I32, I32],
       [I32],
-      (p, fd: number, iovs: number, iovsLen: number, nreadOut: number) =>
+      (fd: number, iovs: number, iovsLen: number, nreadOut: number, p: HostContext) =>
         fdRead(p, fd, iovs, iovsLen, nreadOut),
     ),
     fd_readdir: hostFn(
       [I32, I32, I32, I64, I32],
       [I32],
-      (p, fd: number, buf: number, bufLen: number, cookie: bigint, bufusedOut: number) =>
-        fdReaddir(p, fd, buf, bufLen, cookie, bufusedOut),
+      (
+        fd: number,
+        buf: number,
+        bufLen: number,
+        cookie: bigint,
+        bufusedOut: number,
+        p: HostContext,
+      ) => fdReaddir(p, fd, buf, bufLen, cookie, bufusedOut),
     ),
     fd_renumber: hostFn(
       [I32, I32],
       [I32],
-      (p, from: number, to: number) => fdRenumber(p, from, to),
+      (from: number, to: number, p: HostContext) => fdRenumber(p, from, to),
     ),
     fd_seek: hostFn(
       [I32, I64, I32, I32],
       [I32],
-      (p, fd: number, offset: bigint, whence: number, newOffsetOut: number) =>
+      (fd: number, offset: bigint, whence: number, newOffsetOut: number, p: HostContext) =>
         fdSeek(p, fd, offset, whence, newOffsetOut),
     ),
-    fd_sync: hostFn([I32], [I32], (p, fd: number) => fdSync(p, fd, false)),
+    fd_sync: hostFn([I32], [I32], (fd: number, p: HostContext) => fdSync(p, fd, false)),
     fd_tell: hostFn(
       [I32, I32],
       [I32],
-      (p, fd: number, offsetOut: number) => fdTell(p, fd, offsetOut),
+      (fd: number, offsetOut: number, p: HostContext) => fdTell(p, fd, offsetOut),
     ),
     fd_write: hostFn(
       [I32, I32, I32, I32],
       [I32],
-      (p, fd: number, iovs: number, iovsLen: number, nwrittenOut: number) =>
+      (fd: number, iovs: number, iovsLen: number, nwrittenOut: number, p: HostContext) =>
         fdWrite(p, fd, iovs, iovsLen, nwrittenOut),
     ),
     path_create_directory: hostFn(
       [I32, I32, I32],
       [I32],
-      (p, fd: number, path: number, pathLen: number) => pathCreateDirectory(p, fd, path, pathLen),
+      (fd: number, path: number, pathLen: number, p: HostContext) =>
+        pathCreateDirectory(p, fd, path, pathLen),
     ),
     path_filestat_get: hostFn(
       [I32, I32, I32, I32, I32],
       [I32],
-      (p, fd: number, flags: number, path: number, pathLen: number, statOut: number) =>
+      (fd: number, flags: number, path: number, pathLen: number, statOut: number, p: HostContext) =>
         pathFilestatGet(p, fd, flags, path, pathLen, statOut),
     ),
     path_filestat_set_times: hostFn(
       [I32, I32, I32, I32, I64, I64, I32],
       [I32],
       (
-        p,
         fd: number,
         flags: number,
         path: number,
@@ -236,13 +255,13 @@ export const wasiNamespace: HostNamespace = {
         atim: bigint,
         mtim: bigint,
         fstFlags: number,
+        p: HostContext,
       ) => pathFilestatSetTimes(p, fd, flags, path, pathLen, atim, mtim, fstFlags),
     ),
     path_link: hostFn(
       [I32, I32, I32, I32, I32, I32, I32],
       [I32],
       (
-        p,
         oldFd: number,
         oldFlags: number,
         oldPath: number,
@@ -250,13 +269,13 @@ export const wasiNamespace: HostNamespace = {
         newFd: number,
         newPath: number,
         newPathLen: number,
+        p: HostContext,
       ) => pathLink(p, oldFd, oldFlags, oldPath, oldPathLen, newFd, newPath, newPathLen),
     ),
     path_open: hostFn(
       [I32, I32, I32, I32, I32, I64, I64, I32, I32],
       [I32],
       (
-        p,
         fd: number,
         dirflags: number,
         path: number,
@@ -266,6 +285,7 @@ export const wasiNamespace: HostNamespace = {
         rightsInheriting: bigint,
         fdflags: number,
         fdOut: number,
+        p: HostContext,
       ) =>
         pathOpen(
           p,
@@ -284,77 +304,102 @@ export const wasiNamespace: HostNamespace = {
       [I32, I32, I32, I32, I32, I32],
       [I32],
       (
-        p,
         fd: number,
         path: number,
         pathLen: number,
         buf: number,
         bufLen: number,
         usedOut: number,
+        p: HostContext,
       ) => pathReadlink(p, fd, path, pathLen, buf, bufLen, usedOut),
     ),
     path_remove_directory: hostFn(
       [I32, I32, I32],
       [I32],
-      (p, fd: number, path: number, pathLen: number) => pathRemoveDirectory(p, fd, path, pathLen),
+      (fd: number, path: number, pathLen: number, p: HostContext) =>
+        pathRemoveDirectory(p, fd, path, pathLen),
     ),
     path_rename: hostFn(
       [I32, I32, I32, I32, I32, I32],
       [I32],
       (
-        p,
         fd: number,
         oldPath: number,
         oldPathLen: number,
         newFd: number,
         newPath: number,
         newPathLen: number,
+        p: HostContext,
       ) => pathRename(p, fd, oldPath, oldPathLen, newFd, newPath, newPathLen),
     ),
     path_symlink: hostFn(
       [I32, I32, I32, I32, I32],
       [I32],
-      (p, oldPath: number, oldPathLen: number, fd: number, newPath: number, newPathLen: number) =>
-        pathSymlink(p, oldPath, oldPathLen, fd, newPath, newPathLen),
+      (
+        oldPath: number,
+        oldPathLen: number,
+        fd: number,
+        newPath: number,
+        newPathLen: number,
+        p: HostContext,
+      ) => pathSymlink(p, oldPath, oldPathLen, fd, newPath, newPathLen),
     ),
     path_unlink_file: hostFn(
       [I32, I32, I32],
       [I32],
-      (p, fd: number, path: number, pathLen: number) => pathUnlinkFile(p, fd, path, pathLen),
+      (fd: number, path: number, pathLen: number, p: HostContext) =>
+        pathUnlinkFile(p, fd, path, pathLen),
     ),
     // Suspends for clock subscriptions; returns at once when something is already ready.
     poll_oneoff: suspendingFn(
       [I32, I32, I32, I32],
       [I32],
-      (p, inPtr: number, outPtr: number, nsubscriptions: number, neventsOut: number) =>
+      (inPtr: number, outPtr: number, nsubscriptions: number, neventsOut: number, p: HostContext) =>
         pollOneoff(p, inPtr, outPtr, nsubscriptions, neventsOut),
     ),
     // Ends only the calling process; the code is the guest's u32 exit status.
-    proc_exit: hostFn([I32], [], (_p, code: number) => {
+    proc_exit: hostFn([I32], [], (code: number, _p: HostContext) => {
       throw new ProcessExit(code >>> 0);
     }),
     // Signals do not exist for lunatic processes.
-    proc_raise: hostFn([I32], [I32], (_p, _signal: number) => Errno.NOSYS),
+    proc_raise: hostFn([I32], [I32], (_signal: number, _p: HostContext) => Errno.NOSYS),
     random_get: hostFn(
       [I32, I32],
       [I32],
-      (p, buf: number, bufLen: number) => randomGet(p, buf, bufLen),
+      (buf: number, bufLen: number, p: HostContext) => randomGet(p, buf, bufLen),
     ),
-    sched_yield: suspendingFn([], [I32], async (p) => {
+    sched_yield: suspendingFn([], [I32], async (p: HostContext) => {
       await p.yieldNow();
       return Errno.SUCCESS;
     }),
     sock_accept: hostFn(
       [I32, I32, I32],
       [I32],
-      (p, fd: number, _flags: number, _fdOut: number) => noSocket(p, fd),
+      (fd: number, _flags: number, _fdOut: number, p: HostContext) => noSocket(p, fd),
     ),
     sock_recv: hostFn(
       [I32, I32, I32, I32, I32, I32],
       [I32],
-      (p, fd: number) => noSocket(p, fd),
+      (
+        fd: number,
+        _iovs: number,
+        _count: number,
+        _flags: number,
+        _size: number,
+        _rflags: number,
+        p: HostContext,
+      ) => noSocket(p, fd),
     ),
-    sock_send: hostFn([I32, I32, I32, I32, I32], [I32], (p, fd: number) => noSocket(p, fd)),
-    sock_shutdown: hostFn([I32, I32], [I32], (p, fd: number) => noSocket(p, fd)),
+    sock_send: hostFn(
+      [I32, I32, I32, I32, I32],
+      [I32],
+      (fd: number, _iovs: number, _count: number, _flags: number, _size: number, p: HostContext) =>
+        noSocket(p, fd),
+    ),
+    sock_shutdown: hostFn(
+      [I32, I32],
+      [I32],
+      (fd: number, _how: number, p: HostContext) => noSocket(p, fd),
+    ),
   },
 };

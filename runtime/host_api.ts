@@ -1,7 +1,7 @@
 /**
  * How host functions are declared. Each file in `host/` exports one {@link HostNamespace}; the
  * runtime links a module's imports against the namespaces it was given and checks signatures
- * when the module is loaded; each call gets the calling process as its first argument.
+ * when the module is loaded; each call gets the calling process after the guest's arguments.
  */
 import type { ProcessConfig } from "./config.ts";
 import type { GuestMemory } from "./guest_memory.ts";
@@ -40,7 +40,8 @@ export interface HostContext {
 
 /**
  * A host function: its wasm signature and what it does. One function serves every process:
- * the runtime passes the calling process first, then the guest's arguments.
+ * it gets the guest's arguments, then the calling process (the instance passes it along: see
+ * the instrumentation's `processHandle`).
  */
 export interface HostFunction<P extends HostContext = HostContext> {
   readonly params: readonly ValType[];
@@ -51,7 +52,7 @@ export interface HostFunction<P extends HostContext = HostContext> {
    */
   readonly suspending?: boolean;
   // deno-lint-ignore no-explicit-any
-  call(process: P, ...args: any[]): unknown;
+  call(...argsThenProcess: any[]): unknown;
 }
 
 /** One wasm import module's worth of host functions, e.g. `lunatic::message`. */
@@ -78,8 +79,9 @@ export function hostFn<P extends HostContext = HostContext>(
   params: readonly ValType[],
   results: readonly ValType[],
   // deno-lint-ignore no-explicit-any
-  call: (process: P, ...args: any[]) => unknown,
+  call: (...argsThenProcess: any[]) => unknown,
 ): HostFunction<P> {
+  checkArity(params, call);
   return { params, results, call };
 }
 
@@ -88,9 +90,23 @@ export function suspendingFn<P extends HostContext = HostContext>(
   params: readonly ValType[],
   results: readonly ValType[],
   // deno-lint-ignore no-explicit-any
-  call: (process: P, ...args: any[]) => unknown,
+  call: (...argsThenProcess: any[]) => unknown,
 ): HostFunction<P> {
+  checkArity(params, call);
   return { params, results, suspending: true, call };
+}
+
+/**
+ * The process comes after the guest's arguments, so a definition must declare them all and
+ * then the process (or nothing at all, if it uses neither): checked when a namespace is made.
+ */
+function checkArity(params: readonly ValType[], call: (...args: never[]) => unknown): void {
+  if (call.length !== 0 && call.length !== params.length + 1) {
+    throw new TypeError(
+      `a host function of ${params.length} parameters declares ${call.length}: it must ` +
+        `declare the guest's ${params.length} and then the process`,
+    );
+  }
 }
 
 /** Formats a signature the way error messages show it: `(i32, i64) -> (i32)`. */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { BacktraceSource } from "./backtrace.ts";
-import { LunaticError } from "./errors.ts";
+import { LunaticError, trap } from "./errors.ts";
 import {
   formatSignature,
   type HostContext,
@@ -30,7 +30,42 @@ import {
   type InstrumentResult,
   YIELD_IMPORT,
 } from "./wasm/instrument.ts";
-import type { HandledProcess, ProcessHandles } from "./process_handles.ts";
+import { Suspending } from "./jspi.ts";
+
+/** What the instance of a process needs of it: its config, and its fuel slices. */
+export interface HostedProcess extends HostContext {
+  /** `lunatic::internal::out_of_fuel`: the counter ran out (see the instrumentation). */
+  outOfFuel(counter: bigint): bigint | Promise<bigint>;
+}
+
+/** `out_of_fuel (counter, process) -> counter`, which may suspend; shared by every instance. */
+const OUT_OF_FUEL = new Suspending((counter: bigint, process: HostedProcess) =>
+  process.outOfFuel(counter)
+);
+
+/** What an instance links for `fn`: `fn` itself, or one shared Suspending wrapper of it. */
+const suspendingWrappers = new WeakMap<HostFunction<HostContext>, unknown>();
+function linkable(fn: HostFunction<HostContext>): unknown {
+  if (!fn.suspending) return fn.call;
+  let wrapper = suspendingWrappers.get(fn);
+  if (wrapper === undefined) {
+    wrapper = new Suspending(fn.call);
+    suspendingWrappers.set(fn, wrapper);
+  }
+  return wrapper;
+}
+
+/** The stub linked for `module::name` where the process's config does not allow it. */
+const deniedStubs = new Map<string, () => never>();
+function deniedStub(module: string, name: string): () => never {
+  const where = `${module}::${name}`;
+  let stub = deniedStubs.get(where);
+  if (stub === undefined) {
+    stub = () => trap(`permission denied: ${where}`);
+    deniedStubs.set(where, stub);
+  }
+  return stub;
+}
 
 /** Limits of an imported memory, in pages. */
 export interface MemoryLimits {
@@ -88,8 +123,6 @@ export class LunaticModule {
     readonly displayName: string,
     readonly imports: readonly LinkedImport[],
     namespaces: HostNamespace<HostContext>[],
-    /** The runtime's process handles, which the host functions look their caller up in. */
-    readonly handles: ProcessHandles<HandledProcess>,
   ) {
     this.#namespaces = namespaces;
   }
@@ -219,11 +252,11 @@ export class LunaticModule {
   /**
    * The imports object for one process: the host functions (shared by all processes whose
    * config allows the same; a function outside the allowed namespaces is a stub that traps,
-   * so the check costs nothing per call), `out_of_fuel`, the process's handle, and its
-   * `memory` when the variant imports it.
+   * so the check costs nothing per call), `out_of_fuel`, the process itself as the handle its
+   * instance passes to them, and its `memory` when the variant imports it.
    */
   importsFor(
-    process: HandledProcess,
+    process: HostedProcess,
     memory: WebAssembly.Memory | null = null,
   ): WebAssembly.Imports {
     const config = process.config;
@@ -232,16 +265,16 @@ export class LunaticModule {
       shared = {};
       for (const { module, name, hostFunction } of this.imports) {
         (shared[module] ??= {})[name] = config.allowsEverything || config.allows(module, name)
-          ? this.handles.dispatcher(hostFunction)
-          : this.handles.denied(module, name);
+          ? linkable(hostFunction)
+          : deniedStub(module, name);
       }
       if (config.allowsEverything) this.#sharedImports = shared;
       else this.#filteredImports.set(config, shared);
     }
     const imports: Record<string, Record<string, unknown>> = { ...shared };
     const internal: Record<string, unknown> = {
-      [YIELD_IMPORT.name]: this.handles.outOfFuel,
-      [HANDLE_IMPORT.name]: process.handle,
+      [YIELD_IMPORT.name]: OUT_OF_FUEL,
+      [HANDLE_IMPORT.name]: process,
     };
     if (memory !== null) internal[MEMORY_IMPORT.name] = memory;
     imports[YIELD_IMPORT.module] = internal;
@@ -281,8 +314,7 @@ export class ModuleLoader {
     if (this.#cache.get(hash)?.deref() === undefined) this.#cache.delete(hash);
   });
 
-  /** @param handles the runtime's process handles, which host functions find callers in */
-  constructor(readonly host: HostRegistry, readonly handles: ProcessHandles<HandledProcess>) {}
+  constructor(readonly host: HostRegistry) {}
 
   /**
    * Parses and links `bytes` (synchronously). Throws a LunaticError naming the problem:
@@ -311,7 +343,6 @@ export class ModuleLoader {
       displayName,
       imports,
       namespaces,
-      this.handles,
     );
     this.#cache.set(hash, new WeakRef(module));
     this.#forget.register(module, hash);

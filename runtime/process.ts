@@ -3,7 +3,6 @@ import type { Environment } from "./environment.ts";
 import { HostTrap, ProcessExit, ProcessKilled, trap } from "./errors.ts";
 import { GuestMemory } from "./guest_memory.ts";
 import type { DisposableHostState } from "./host_api.ts";
-import type { HandledProcess } from "./process_handles.ts";
 import { promising } from "./jspi.ts";
 import { Mailbox, matchesTags } from "./mailbox.ts";
 import {
@@ -13,7 +12,7 @@ import {
   receiveStatus,
   TIMEOUT,
 } from "./message.ts";
-import type { LunaticModule, MemoryLimits } from "./module.ts";
+import type { HostedProcess, LunaticModule, MemoryLimits } from "./module.ts";
 import { ResourceTable } from "./resources.ts";
 import type { Runtime } from "./runtime.ts";
 import type { Stdio } from "./stdio.ts";
@@ -64,7 +63,7 @@ const SLICE_TARGET_MS = 1;
  * monitors, and per-process resource tables. Its entry export runs through JSPI; host
  * functions that block suspend it with {@link suspend}.
  */
-export class Process implements HandledProcess {
+export class Process implements HostedProcess {
   // The fields a message hop touches come first and together, two cache lines of the object
   // (with `runtime` and `environment`, which as constructor parameter properties come first
   // of all): in a ring of a thousand processes every hop finds the receiver's and the
@@ -98,8 +97,6 @@ export class Process implements HandledProcess {
 
   /** Process id, unique within its environment. */
   readonly id: number;
-  /** The runtime-wide handle its instance passes to host functions (see ProcessHandles). */
-  readonly handle: number;
   readonly module: LunaticModule;
   readonly config: ProcessConfig;
   readonly stdio: Stdio;
@@ -149,7 +146,6 @@ export class Process implements HandledProcess {
     charge: ProcessCharge,
   ) {
     this.id = id;
-    this.handle = runtime.handles.allocate(this);
     this.module = module;
     this.config = config;
     this.stdio = stdio;
@@ -531,7 +527,6 @@ export class Process implements HandledProcess {
       }
     }
     this.#release();
-    this.runtime.handles.release(this.handle);
     this.runtime.processEnded(this, outcome, links?.size ?? 0);
     this.#outcome = outcome;
     this.#resolveExited?.(outcome);

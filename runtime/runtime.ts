@@ -5,7 +5,6 @@ import { LunaticError } from "./errors.ts";
 import type { HostNamespace } from "./host_api.ts";
 import { logger } from "./log.ts";
 import { MemoryPool } from "./memory_pool.ts";
-import { ProcessHandles } from "./process_handles.ts";
 import { HostRegistry, type LunaticModule, ModuleLoader } from "./module.ts";
 import { type EntryArgument, Process, type ProcessOutcome } from "./process.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -42,11 +41,8 @@ export class Runtime {
   readonly #environments = new Map<number, Environment>();
   readonly #exitListeners = new Set<ExitListener>();
 
-  /** Live processes by handle, which host functions look their caller up by. */
-  readonly handles = new ProcessHandles<Process>();
-
   constructor(namespaces: readonly HostNamespace<never>[], limits: CapacityLimits = {}) {
-    this.modules = new ModuleLoader(new HostRegistry(namespaces), this.handles);
+    this.modules = new ModuleLoader(new HostRegistry(namespaces));
     this.capacity = new Capacity(limits);
   }
 
@@ -88,7 +84,6 @@ export class Runtime {
       if (memory !== null) process.ownMemory(memory, memoryLimits!);
     } catch (error) {
       this.capacity.release(charge);
-      this.handles.release(process.handle);
       throw new LunaticError(
         `failed to instantiate ${module.displayName}: ${
           error instanceof Error ? error.message : String(error)

@@ -116,7 +116,7 @@ function directProcess(config = new ProcessConfig()) {
   process.attach(memory);
   // deno-lint-ignore no-explicit-any
   const call = (name: string, ...args: any[]) =>
-    wasiNamespace.functions[name].call(process, ...args);
+    wasiNamespace.functions[name].call(...args, process);
   return { process, memory, call };
 }
 

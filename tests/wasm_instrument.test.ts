@@ -200,8 +200,8 @@ function instantiateBoth(
   };
 }
 
-/** The handle {@link handledInstance} passes. */
-const HANDLE = 7;
+/** The handle {@link handledInstance} passes: any JS value, as the host gives its process. */
+const HANDLE = { process: "a handle" };
 
 /**
  * `bytes` instrumented with `processHandle`, linked to `makeImports()` through wrappers that
@@ -230,11 +230,11 @@ function handledInstance(
   }
   const meter = new FuelMeter(options.refill ?? 10_000n, options.stopAfter);
   imports[YIELD_IMPORT.module] = {
-    [YIELD_IMPORT.name]: (counter: bigint, handle: number) => {
+    [YIELD_IMPORT.name]: (counter: bigint, handle: unknown) => {
       assert.equal(handle, HANDLE, "out_of_fuel gets the handle");
       return meter.outOfFuel(counter);
     },
-    [HANDLE_IMPORT.name]: HANDLE,
+    [HANDLE_IMPORT.name]: HANDLE as unknown as WebAssembly.ImportValue,
   };
   return new WebAssembly.Instance(module, imports);
 }
@@ -1200,13 +1200,13 @@ Deno.test("processHandle: every host call gets the handle, by call, tail call, t
 
   const handled = instrument(bytes, parseModule(bytes), { processHandle: true });
   const info = parseModule(handled.bytes);
-  // The imports gained an i32 parameter; the handle is the last import.
+  // The imports gained an externref parameter; the handle is the last import.
   assert.deepEqual(info.imports.map((i) => [i.name, i.kind, i.type?.params]), [
     ["base", "global", undefined],
-    ["f", "func", ["i32", "i32"]],
-    ["note", "func", ["i64", "i32"]],
-    ["started", "func", ["i32"]],
-    [YIELD_IMPORT.name, "func", ["i64", "i32"]],
+    ["f", "func", ["i32", "externref"]],
+    ["note", "func", ["i64", "externref"]],
+    ["started", "func", ["externref"]],
+    [YIELD_IMPORT.name, "func", ["i64", "externref"]],
     [HANDLE_IMPORT.name, "global", undefined],
   ]);
   // The global names moved with their globals: the disassembly still reads and writes $count.

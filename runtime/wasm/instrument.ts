@@ -98,18 +98,18 @@ export interface InstrumentOptions {
    */
   chargeLeavesAtCallSites?: boolean;
   /**
-   * Pass the calling process's handle to every host function (default false): an imported
-   * immutable i32 global {@link HANDLE_IMPORT} is appended as the last argument of every call
-   * of a function import (`out_of_fuel` included), whose types gain that parameter. A function
-   * import used other than by a direct call (in a table, by `ref.func`, exported, or as the
-   * start function) is replaced there by an adapter, a defined function with the original
-   * signature that calls the import with the handle. So one set of host functions serves
-   * every instance of the module.
+   * Pass the calling process to every host function (default false): an imported immutable
+   * externref global {@link HANDLE_IMPORT} (the host links the process object) is appended as
+   * the last argument of every call of a function import (`out_of_fuel` included), whose
+   * types gain that parameter. A function import used other than by a direct call (in a
+   * table, by `ref.func`, exported, or as the start function) is replaced there by an
+   * adapter, a defined function with the original signature that calls the import with the
+   * handle. So one set of host functions serves every instance of the module.
    */
   processHandle?: boolean;
 }
 
-/** The process handle's import: an immutable i32 global (see {@link InstrumentOptions}). */
+/** The process handle's import: an immutable externref global (see {@link InstrumentOptions}). */
 export const HANDLE_IMPORT = { module: "lunatic::internal", name: "handle" } as const;
 
 /**
@@ -139,9 +139,9 @@ export function instrument(
     ? []
     : readFunctionImports(bytes, imports.contentStart, imports.end);
 
-  // out_of_fuel's type, (i64) -> (i64) (with the handle: (i64, i32) -> (i64)): an existing
+  // out_of_fuel's type, (i64) -> (i64) (with the handle: (i64, externref) -> (i64)): an existing
   // one, or a new one at the end of the type section. With the handle, each function import's
-  // type gets a variant with an i32 parameter more, also at the end.
+  // type gets a variant with an externref parameter more, also at the end.
   const newTypes: Uint8Array[] = [];
   const typeSection = sectionOf(info, SectionId.type);
   const typeBytes = handle && typeSection !== undefined
@@ -163,7 +163,7 @@ export function instrument(
     yieldType = info.types.length + newTypes.length;
     newTypes.push(
       handle
-        ? Uint8Array.of(0x60, 0x02, 0x7e, 0x7f, 0x01, 0x7e) // (i64, i32) -> (i64)
+        ? Uint8Array.of(0x60, 0x02, 0x7e, 0x6f, 0x01, 0x7e) // (i64, externref) -> (i64)
         : Uint8Array.of(0x60, 0x01, 0x7e, 0x01, 0x7e), // (i64) -> (i64)
     );
   }
@@ -189,7 +189,7 @@ export function instrument(
   const newImport = new ByteWriter(40).name(YIELD_IMPORT.module).name(YIELD_IMPORT.name)
     .u8(0x00).u32(yieldType).finish();
   const handleImport = new ByteWriter(40).name(HANDLE_IMPORT.module).name(HANDLE_IMPORT.name)
-    .u8(0x03).u8(0x7f).u8(0x00).finish(); // global, i32, immutable
+    .u8(0x03).u8(0x6f).u8(0x00).finish(); // global, externref, immutable
   const newGlobal = new ByteWriter(16).u8(0x7e).u8(0x01).u8(0x42)
     .s64(options.initialFuel ?? 0n).u8(0x0b).finish();
   const newExport = new ByteWriter(24).name(FUEL_GLOBAL_EXPORT).u8(0x03).u32(fuelGlobal)
@@ -1764,12 +1764,12 @@ function readTypeEntries(
   return types;
 }
 
-/** A plain function type: `type`'s parameters and an i32 more, and its results. */
+/** A plain function type: `type`'s parameters and an externref more, and its results. */
 function withHandleParam(bytes: Uint8Array, type: TypeBytes): Uint8Array {
   const reader = new ByteReader(bytes, type.paramsAt, type.end, "the type section");
   const params = reader.u32();
   return new ByteWriter(type.end - type.paramsAt + 8).u8(0x60).u32(params + 1)
-    .bytes(bytes.subarray(reader.pos, type.resultsAt)).u8(0x7f)
+    .bytes(bytes.subarray(reader.pos, type.resultsAt)).u8(0x6f)
     .bytes(bytes.subarray(type.resultsAt, type.end)).finish();
 }
 

@@ -102,7 +102,7 @@ function wasiImports(module: WebAssembly.Module, process: HostContext): WebAssem
     if (entry.module !== wasiNamespace.module || entry.kind !== "function" || !definition) {
       throw new Error(`the WASI harness cannot provide ${entry.module}::${entry.name}`);
     }
-    const bound = (...args: unknown[]) => definition.call(process, ...args);
+    const bound = (...args: unknown[]) => definition.call(...args, process);
     functions[entry.name] = definition.suspending ? new jspi.Suspending(bound) : bound;
   }
   return { [wasiNamespace.module]: functions as WebAssembly.ModuleImports };
