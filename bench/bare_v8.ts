@@ -11,12 +11,14 @@
  *   our children are) and runs its `child` export; a hop is the guest's own 5 lunatic calls
  *   (create_data, write_data, send, receive, read_data, with their i64 arguments), each doing
  *   only what the hop needs. This is what V8 costs for these guests: the floor under any
- *   runtime of this ABI on this platform.
+ *   runtime of this ABI on this platform. `spawn-guest-reused` is the same spawn with each
+ *   instance importing a memory that an ended one used (zeroed), as our runtime does for
+ *   small memories.
  */
 import { fileURLToPath } from "node:url";
 import { promising, Suspending } from "../runtime/jspi.ts";
 import { parseModule } from "../runtime/wasm/module_info.ts";
-import { limitMemory } from "../runtime/wasm/rewrite.ts";
+import { limitAndImportMemory, limitMemory, MEMORY_IMPORT } from "../runtime/wasm/rewrite.ts";
 
 const guest = (name: string) =>
   Deno.readFileSync(fileURLToPath(new URL(`../tests/guests/build/${name}.wasm`, import.meta.url)));
@@ -50,6 +52,10 @@ export async function bareV8(name: string, numbers: number[]): Promise<Record<st
   if (name === "spawn-guest") {
     const [n] = numbers;
     return { processes: n, ns_per_process: await guestSpawnMs(n) * 1e6 / n };
+  }
+  if (name === "spawn-guest-reused") {
+    const [n] = numbers;
+    return { processes: n, ns_per_process: await guestSpawnReusedMs(n) * 1e6 / n };
   }
   if (name === "ring-guest") {
     const [n, m] = numbers;
@@ -148,6 +154,54 @@ async function guestSpawnMs(n: number): Promise<number> {
       done.push(promising(instance.exports.child as (parent: bigint) => void)(1n));
     }
     return Promise.all(done);
+  };
+  await run(1000);
+  const started = performance.now();
+  await run(n);
+  const elapsed = performance.now() - started;
+  if (reported !== n + 1000) throw new Error(`${reported} children reported, not ${n + 1000}`);
+  return elapsed;
+}
+
+/**
+ * {@link guestSpawnMs} with the memories reused as the runtime reuses them: the guest imports
+ * its memory, the instances are made 64 at a time, and each batch's memories are zeroed and
+ * given to the next batch once its children have reported. The platform's floor for a spawn
+ * when no fresh memory mapping is needed.
+ */
+async function guestSpawnReusedMs(n: number): Promise<number> {
+  const imported = limitAndImportMemory(SPAWN_GUEST, parseModule(SPAWN_GUEST), 2);
+  const module = new WebAssembly.Module(imported.bytes);
+  let reported = 0;
+  const functions = importsOf(module, {
+    create_data: (_tag: bigint, _capacity: bigint) => {},
+    send: (_process: bigint) => {
+      reported++;
+      return 0;
+    },
+    receive: new Suspending(() => 0),
+  });
+  const free: WebAssembly.Memory[] = [];
+  const run = async (count: number) => {
+    for (let done = 0; done < count; done += 64) {
+      const batch: Promise<unknown>[] = [];
+      const memories: WebAssembly.Memory[] = [];
+      for (let i = 0; i < 64 && done + i < count; i++) {
+        const memory = free.pop() ??
+          new WebAssembly.Memory({ initial: imported.initial, maximum: imported.maximum });
+        memories.push(memory);
+        const instance = new WebAssembly.Instance(module, {
+          ...functions,
+          [MEMORY_IMPORT.module]: { [MEMORY_IMPORT.name]: memory },
+        });
+        batch.push(promising(instance.exports.child as (parent: bigint) => void)(1n));
+      }
+      await Promise.all(batch);
+      for (const memory of memories) {
+        new Uint8Array(memory.buffer).fill(0);
+        free.push(memory);
+      }
+    }
   };
   await run(1000);
   const started = performance.now();

@@ -106,12 +106,16 @@ const ringN = 1_000;
 const ringM = 1_000_000;
 const roundTrips = 100_000;
 
-const [spawnOurs, spawnBeam, spawnBare, spawnBareGuest] = await medians("ns_per_process", [
-  () => ours("lunatic", "spawn", spawnN),
-  () => beam("spawn", spawnN),
-  () => ours("bare-v8", "spawn", spawnN),
-  () => ours("bare-v8", "spawn-guest", spawnN),
-]);
+const [spawnOurs, spawnBeam, spawnBare, spawnBareGuest, spawnBareReused] = await medians(
+  "ns_per_process",
+  [
+    () => ours("lunatic", "spawn", spawnN),
+    () => beam("spawn", spawnN),
+    () => ours("bare-v8", "spawn", spawnN),
+    () => ours("bare-v8", "spawn-guest", spawnN),
+    () => ours("bare-v8", "spawn-guest-reused", spawnN),
+  ],
+);
 rows.push({
   workload: `spawn ${spawnN} processes that exit at once`,
   unit: "µs/process",
@@ -127,6 +131,14 @@ rows.push({
   reference: spawnBareGuest.ns_per_process / 1000,
   referenceName: "bare V8, same guest",
   target: 1.5,
+});
+rows.push({
+  workload: "spawn, against bare V8 running the same guest in reused memories",
+  unit: "µs/process",
+  ours: spawnOurs.ns_per_process / 1000,
+  reference: spawnBareReused.ns_per_process / 1000,
+  referenceName: "bare V8, same guest, memories reused",
+  target: NaN,
 });
 rows.push({
   workload: "spawn, against a minimal module (1 import)",
