@@ -32,7 +32,7 @@ const LARGEST_CAPACITY_HINT = 1 << 20;
 
 /** Delivers to `processId` in the sender's environment; unknown IDs drop the message. */
 export function sendTo(process: Process, processId: bigint, message: Message): void {
-  const target = process.environment.get(processId);
+  const target = process.sendTarget(processId);
   if (target !== undefined) target.deliver(message);
   else if (message.kind === "data") message.dropResources();
 }

@@ -85,10 +85,9 @@ export class Process implements HostedProcess {
   #memory: GuestMemory | null = null;
   /** The Wait of {@link waitForMessage}, one per process: a kill withdraws the receive. */
   #messageWait: Wait | null = null;
-  /** The executor of every receive's promise: one per process (made on first use), not per wait. */
-  #keepMessageResolvers:
-    | ((resolve: (status: number) => void, reject: (reason: unknown) => void) => void)
-    | null = null;
+  /** The process this one last sent to, by ID (-1: none): senders mostly repeat. */
+  #lastTargetId = -1;
+  #lastTarget: Process | undefined = undefined;
   /** Whether the process waited since its slice began (set with #state by every wait). */
   #waitedInSlice = false;
   /** Messages that arrived while the process was not waiting for them (made on first use). */
@@ -180,6 +179,23 @@ export class Process implements HostedProcess {
   /** A resource was pushed to the scratch message. */
   scratchGainedResource(): void {
     this.#scratchResources = true;
+  }
+
+  /**
+   * The process with `processId` in this one's environment (possibly one that has ended), or
+   * undefined. Remembers the last one found: a ring node, a client of one server, a worker
+   * replying to its parent send to the same process every time, and the environment's map is
+   * one more thing to fetch from memory. (IDs are never reused, so it cannot go stale.)
+   */
+  sendTarget(processId: bigint): Process | undefined {
+    const id = Number(processId);
+    if (id === this.#lastTargetId) return this.#lastTarget;
+    const target = this.environment.get(processId);
+    if (target !== undefined) {
+      this.#lastTargetId = id;
+      this.#lastTarget = target;
+    }
+    return target;
   }
 
   /** Takes the first queued message matching `tags` (null = any), or returns null. */
@@ -342,6 +358,23 @@ export class Process implements HostedProcess {
     });
   }
 
+  /** The process whose receive promise {@link Process.#keepMessageResolvers} is making. */
+  static #waiting: Process | null = null;
+
+  /**
+   * The executor of every receive's promise, shared by all processes: a closure per process
+   * would be one more object (and cache line) each wait touches.
+   */
+  static readonly #keepMessageResolvers = (
+    resolve: (status: number) => void,
+    reject: (reason: unknown) => void,
+  ): void => {
+    const process = Process.#waiting!;
+    Process.#waiting = null;
+    process.#messageResolve = resolve;
+    process.#messageReject = reject;
+  };
+
   /**
    * The receive hot path: suspends until the next arriving message matching `tags` (null:
    * any), or until `timeout` milliseconds pass (null: never), without searching the queue
@@ -351,12 +384,8 @@ export class Process implements HostedProcess {
    */
   waitForMessage(tags: readonly bigint[] | null, timeout: bigint | null): Promise<number> {
     this.checkSignals();
-    const promise = new Promise<number>(
-      this.#keepMessageResolvers ??= (resolve, reject) => {
-        this.#messageResolve = resolve;
-        this.#messageReject = reject;
-      },
-    );
+    Process.#waiting = this;
+    const promise = new Promise<number>(Process.#keepMessageResolvers);
     this.#wait = this.#messageWait ??= {
       reject: (reason) => this.#messageReject!(reason),
       onAbort: () => this.#stopReceiving(),
