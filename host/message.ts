@@ -104,21 +104,24 @@ export const messageNamespace: HostNamespace<Process> = {
     }),
     write_data: hostFn(["i32", "i32"], ["i32"], (ptr: number, len: number, p: Process) => {
       const message = scratchData(p);
-      const memory = p.memory;
-      message.writeFrom(memory.u8, memory.check(ptr, len), len >>> 0);
+      const bytes = p.memoryBytes;
+      const start = ptr >>> 0;
+      if (start + (len >>> 0) > bytes.length) p.memory.check(ptr, len); // traps
+      message.writeFrom(bytes, start, len >>> 0);
       return len;
     }),
     read_data: hostFn(["i32", "i32"], ["i32"], (ptr: number, len: number, p: Process) => {
       const message = scratchData(p);
-      const memory = p.memory;
-      const start = memory.check(ptr, len);
+      const bytes = p.memoryBytes;
+      const start = ptr >>> 0;
+      if (start + (len >>> 0) > bytes.length) p.memory.check(ptr, len); // traps
       if (message.cursor > message.size) {
         trap(
           `read cursor ${message.cursor} is past the end of the message (${message.size} bytes)`,
         );
       }
       const count = Math.min(len >>> 0, message.size - message.cursor);
-      message.readInto(message.cursor, count, memory.u8, start);
+      message.readInto(message.cursor, count, bytes, start);
       message.cursor += count;
       return count;
     }),
