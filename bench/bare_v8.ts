@@ -138,15 +138,8 @@ function importsOf(
  */
 async function guestSpawnMs(n: number): Promise<number> {
   const module = new WebAssembly.Module(limitMemory(SPAWN_GUEST, parseModule(SPAWN_GUEST), 2));
-  let reported = 0;
-  const imports = importsOf(module, {
-    create_data: (_tag: bigint, _capacity: bigint) => {},
-    send: (_process: bigint) => {
-      reported++;
-      return 0;
-    },
-    receive: new Suspending(() => 0),
-  });
+  const children = spawnGuestImports(module);
+  const imports = children.imports;
   const run = (count: number) => {
     const done: Promise<unknown>[] = [];
     for (let i = 0; i < count; i++) {
@@ -159,8 +152,29 @@ async function guestSpawnMs(n: number): Promise<number> {
   const started = performance.now();
   await run(n);
   const elapsed = performance.now() - started;
-  if (reported !== n + 1000) throw new Error(`${reported} children reported, not ${n + 1000}`);
+  children.check(n + 1000);
   return elapsed;
+}
+
+/**
+ * The spawn guest's function imports (create_data and send as a child needs them, receive a
+ * `Suspending` import as it must be for any host of this guest), and a check that `expected`
+ * children reported.
+ */
+function spawnGuestImports(module: WebAssembly.Module) {
+  let reported = 0;
+  const imports = importsOf(module, {
+    create_data: (_tag: bigint, _capacity: bigint) => {},
+    send: (_process: bigint) => {
+      reported++;
+      return 0;
+    },
+    receive: new Suspending(() => 0),
+  });
+  const check = (expected: number) => {
+    if (reported !== expected) throw new Error(`${reported} children reported, not ${expected}`);
+  };
+  return { imports, check };
 }
 
 /**
@@ -172,15 +186,8 @@ async function guestSpawnMs(n: number): Promise<number> {
 async function guestSpawnReusedMs(n: number): Promise<number> {
   const imported = limitAndImportMemory(SPAWN_GUEST, parseModule(SPAWN_GUEST), 2);
   const module = new WebAssembly.Module(imported.bytes);
-  let reported = 0;
-  const functions = importsOf(module, {
-    create_data: (_tag: bigint, _capacity: bigint) => {},
-    send: (_process: bigint) => {
-      reported++;
-      return 0;
-    },
-    receive: new Suspending(() => 0),
-  });
+  const children = spawnGuestImports(module);
+  const functions = children.imports;
   const free: WebAssembly.Memory[] = [];
   const run = async (count: number) => {
     for (let done = 0; done < count; done += 64) {
@@ -207,7 +214,7 @@ async function guestSpawnReusedMs(n: number): Promise<number> {
   const started = performance.now();
   await run(n);
   const elapsed = performance.now() - started;
-  if (reported !== n + 1000) throw new Error(`${reported} children reported, not ${n + 1000}`);
+  children.check(n + 1000);
   return elapsed;
 }
 
