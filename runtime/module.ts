@@ -247,7 +247,7 @@ export class LunaticModule {
   /** The host functions as every process with everything allowed links them. */
   #sharedImports: Record<string, Record<string, unknown>> | null = null;
   /** ...and as the processes with each restricting config link them. */
-  readonly #filteredImports = new WeakMap<object, Record<string, Record<string, unknown>>>();
+  readonly #filteredImports = new WeakMap<ProcessConfig, Record<string, Record<string, unknown>>>();
 
   /**
    * The imports object for one process: the host functions (shared by all processes whose
