@@ -47,10 +47,18 @@ async function medians(key: string, measures: (() => Promise<Result>)[]): Promis
   return results.map((runs) => runs.sort((a, b) => a[key] - b[key])[runs.length >> 1]);
 }
 
+/**
+ * The V8 settings the runtime is run with (`deno task run`, the compiled binary): import
+ * calls through compiled wrappers from the first call (see README). The bare-V8 baselines get
+ * them too, so that their ratios measure the runtime, not a flag.
+ */
+const V8_FLAGS = "--v8-flags=--wasm-wrapper-tiering-budget=1";
+
 async function ours(side: "lunatic" | "bare-v8", workload: string, ...numbers: number[]) {
   const text = await run(Deno.execPath(), [
     "run",
     "--allow-all",
+    V8_FLAGS,
     here("./workloads.ts"),
     side,
     workload,
