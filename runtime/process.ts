@@ -59,8 +59,8 @@ const MIN_FUEL_SLICE = 1_000;
 const SLICE_TARGET_MS = 1;
 
 /**
- * A lunatic process: one WebAssembly instance with its own memory, a mailbox, links and
- * monitors, and per-process resource tables. Its entry export runs through JSPI; host
+ * A lunatic process: one WebAssembly instance with a memory of its own (new, or a zeroed one
+ * an ended process gave back), a mailbox, links and monitors, and per-process resource tables. Its entry export runs through JSPI; host
  * functions that block suspend it with {@link suspend}.
  */
 export class Process implements HostedProcess {
@@ -186,11 +186,17 @@ export class Process implements HostedProcess {
    * The process with `processId` in this one's environment (possibly one that has ended), or
    * undefined. Remembers the last one found: a ring node, a client of one server, a worker
    * replying to its parent send to the same process every time, and the environment's map is
-   * one more thing to fetch from memory. (IDs are never reused, so it cannot go stale.)
+   * one more thing to fetch from memory. (IDs are never reused, so it cannot go stale; an
+   * ended one is forgotten.)
    */
   sendTarget(processId: bigint): Process | undefined {
     const id = Number(processId);
-    if (id === this.#lastTargetId) return this.#lastTarget;
+    if (id === this.#lastTargetId) {
+      if (this.#lastTarget!.alive) return this.#lastTarget;
+      // Ended: let it be collected (the environment no longer has it either).
+      this.#lastTargetId = -1;
+      this.#lastTarget = undefined;
+    }
     const target = this.environment.get(processId);
     if (target !== undefined) {
       this.#lastTargetId = id;
@@ -342,6 +348,9 @@ export class Process implements HostedProcess {
     if (problem !== null) return this.#finish(failure(problem));
     const exported = this.#instance!.exports[entry] as (...a: unknown[]) => unknown;
     this.#state = "running";
+    // A start function may have begun a slice at instantiation: the wait for this turn is
+    // not running time.
+    this.#waitedInSlice = true;
     let result: Promise<unknown>;
     try {
       result = promising(exported)(...args);
@@ -595,6 +604,8 @@ export class Process implements HostedProcess {
     this.#instance = null;
     this.#memory = null;
     this.#memoryBytes = null;
+    this.#lastTargetId = -1;
+    this.#lastTarget = undefined;
     // Every end comes after the guest's last activation returned or unwound (a process that
     // never started has none), and host calls write to guest memory only before returning
     // to it: nothing can touch the memory any more.
