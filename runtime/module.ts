@@ -246,8 +246,8 @@ export class LunaticModule {
 
   /** The host functions as every process with everything allowed links them. */
   #sharedImports: Record<string, Record<string, unknown>> | null = null;
-  /** ...and as the processes with each restricting config link them. */
-  readonly #filteredImports = new WeakMap<ProcessConfig, Record<string, Record<string, unknown>>>();
+  /** ...and as the processes whose configs restrict namespaces link them, by allow-lists. */
+  readonly #filteredImports = new Map<string, Record<string, Record<string, unknown>>>();
 
   /**
    * The imports object for one process: the host functions (shared by all processes whose
@@ -260,7 +260,12 @@ export class LunaticModule {
     memory: WebAssembly.Memory | null = null,
   ): WebAssembly.Imports {
     const config = process.config;
-    let shared = config.allowsEverything ? this.#sharedImports : this.#filteredImports.get(config);
+    // Children spawned with a config ID get a copy of it: the lists, not the object, say
+    // which stubs they link.
+    const filter = config.allowsEverything
+      ? ""
+      : JSON.stringify([config.allowedNamespaces, config.namespaceCeiling]);
+    let shared = config.allowsEverything ? this.#sharedImports : this.#filteredImports.get(filter);
     if (shared === null || shared === undefined) {
       shared = {};
       for (const { module, name, hostFunction } of this.imports) {
@@ -269,7 +274,7 @@ export class LunaticModule {
           : deniedStub(module, name);
       }
       if (config.allowsEverything) this.#sharedImports = shared;
-      else this.#filteredImports.set(config, shared);
+      else this.#filteredImports.set(filter, shared);
     }
     const imports: Record<string, Record<string, unknown>> = { ...shared };
     const internal: Record<string, unknown> = {
