@@ -1,7 +1,7 @@
 /**
  * `wasi_snapshot_preview1`: all 46 WASI preview1 functions, with per-process state (fd table,
  * argv, environment) created on a process's first WASI call. The implementation lives in
- * `host/wasi/`; this file declares the signatures and binds each function to the process.
+ * `host/wasi/`; this file declares the signatures and hands each call its process.
  *
  * Errors follow wasi-common (wasmtime 8), which lunatic embeds: a sandbox escape is EPERM, a
  * missing right is ENOTCAPABLE, an unknown fd is EBADF. A bad guest pointer traps.

@@ -20,7 +20,7 @@ const MAPS_PER_PROCESS = 4;
 const STACK_BYTES = 1 << 20;
 /** x86-64 user address space (47 bits). */
 const ADDRESS_SPACE = 128 * 2 ** 40;
-/** What the runtime leaves for V8's heap, code and everything else. */
+/** What the runtime leaves for V8's heap, code and everything else (the memory pool too). */
 const ADDRESS_SPACE_RESERVE = 8 * 2 ** 40;
 /** Maps left for V8, Deno and the host (and the pool of zeroed memories: at most 512). */
 const MAP_RESERVE = 4096;

@@ -21,8 +21,9 @@ export class MemoryPool {
 
   /**
    * @param capacityBytes how many bytes of zeroed memories may wait here (they are resident)
-   * @param capacity how many memories may wait here: each holds two kernel memory maps, which
-   *   the capacity accounting's reserve for the host covers (runtime/capacity.ts)
+   * @param capacity how many memories may wait here: each holds two kernel memory maps and
+   *   V8's reservation of its whole maximum (up to ~10 GiB), which the capacity accounting's
+   *   reserves for the host cover (256 × 10 GiB of its 8 TiB; runtime/capacity.ts)
    */
   constructor(readonly capacityBytes = 16 * 1024 * 1024, readonly capacity = 256) {}
 

@@ -14,7 +14,7 @@
  *     global.get $fuel  i64.const 0  i64.lt_s
  *     if  global.get $fuel  call $out_of_fuel  global.set $fuel  end
  *
- * and every such `if` is marked unlikely in a `metadata.code.branch_hint` section (merged with
+ * (with `processHandle`, `global.get $handle` before the call: see below), and every such `if` is marked unlikely in a `metadata.code.branch_hint` section (merged with
  * the guest's own hints, whose offsets move with their code), which V8's optimizing tier uses
  * to keep the call out of the hot path: measured on a compute-heavy C guest, the hints halve
  * the overhead (from ~25% to ~12%).
@@ -40,8 +40,14 @@
  * one; every reference to one (calls, `ref.func` in code, globals, table initializers and
  * element segments, function indices in element segments, exports, the start function, and the
  * function, local and label names of the name section) is renumbered. The fuel global is the
- * last global, so no global index changes. Only the sections that change are re-encoded
- * ({@link rewriteSections}); in function bodies local declarations are copied as they are.
+ * last global. Only the sections that change are re-encoded ({@link rewriteSections}); in
+ * function bodies local declarations are copied as they are.
+ *
+ * With {@link InstrumentOptions.processHandle} (which the runtime always uses), every call of a
+ * host import also passes the calling process: an imported externref global, the last imported
+ * global, so every defined global's index grows by one and every reference to one is renumbered
+ * too (`global.get`/`global.set`, constant expressions, data and element offsets, exports, the
+ * global names of the name section).
  *
  * The walker decodes every instruction V8 accepts by default: MVP, sign extension, saturating
  * conversions, bulk memory, reference types, typed function references, GC, multi-value,
@@ -61,8 +67,9 @@ export const FUEL_GLOBAL_EXPORT = "__lunatic_fuel";
 
 /**
  * The function the instrumented module calls when its fuel counter goes negative:
- * `(i64 counter) -> (i64 counter)`. It gets what is left (zero or less: the overshoot) and
- * returns the counter's new value, so the host never needs to reach the counter itself.
+ * `(i64 counter) -> (i64 counter)` (with the process handle: `(i64 counter, externref) -> (i64
+ * counter)`). It gets what is left (zero or less: the overshoot) and returns the counter's new
+ * value, so the host never needs to reach the counter itself.
  */
 export const YIELD_IMPORT = { module: "lunatic::internal", name: "out_of_fuel" } as const;
 
@@ -1197,8 +1204,12 @@ const UNROLL_MAX_COST = 80;
 /** ...if their unrolled form (nested loops unrolled too) takes at most this many bytes. */
 const UNROLL_MAX_BYTES = 1024;
 
-/** The bytes of a check (with a cost and indices of up to 2 bytes each, and the handle). */
-const CHECK_BYTES = 29;
+/**
+ * The bytes of a check (with a cost and indices of up to 2 bytes each, and the handle). An
+ * estimate for the unrolling's size limit, which also leaves out the 2–3 bytes the handle adds
+ * to each host call.
+ */
+const CHECK_BYTES = 31;
 
 /**
  * How many copies of an innermost loop's body of cost `cost` one check covers: enough that
