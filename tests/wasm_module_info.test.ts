@@ -212,6 +212,17 @@ Deno.test("parseModule: imports with resolved types, exports, memory, globals, s
   ]);
   assert.equal(info.importedFunctionCount, 2);
   assert.equal(info.functionTypes.length, 4);
+  // Where rewriters find the function imports' type indices and the types' vectors: each
+  // range holds exactly that encoding.
+  const typeOfSend = info.types.findIndex((t) => t.params.length === 2 && t.params[0] === "i64");
+  assert.deepEqual(info.functionImportTypes.map((t) => t.index), [typeOfSend, 0]);
+  for (const { index, start, end } of info.functionImportTypes) {
+    assert.deepEqual([...bytes.subarray(start, end)], [index]); // one-byte LEB128
+  }
+  assert.equal(info.typeEncodings.length, info.types.length);
+  const send = info.typeEncodings[typeOfSend];
+  assert.deepEqual([...bytes.subarray(send.paramsAt, send.resultsAt)], [2, 0x7e, 0x7f]);
+  assert.deepEqual([...bytes.subarray(send.resultsAt, send.end)], [1, 0x7e]);
   assert.deepEqual(info.memories, [{ min: 2, max: 100, shared: false, memory64: false }]);
   assert.deepEqual(info.importedMemories, []);
   assert.deepEqual(info.exports.map((e) => [e.name, e.kind, e.index]), [

@@ -56,7 +56,7 @@
  * {@link WasmFormatError} naming the opcode and its offset.
  */
 import { ByteReader, ByteWriter, hexOffset, WasmFormatError } from "./bytes.ts";
-import { type ModuleInfo, SectionId, type SectionInfo } from "./module_info.ts";
+import { type ModuleInfo, SectionId, type SectionInfo, type TypeEncoding } from "./module_info.ts";
 import { rewriteSections } from "./rewrite.ts";
 
 /**
@@ -142,23 +142,18 @@ export function instrument(
   const imported = info.importedFunctionCount;
   const handle = options.processHandle ?? false;
   const imports = sectionOf(info, SectionId.import);
-  const functionImports = imports === undefined || !handle
-    ? []
-    : readFunctionImports(bytes, imports.contentStart, imports.end);
+  const functionImports = handle ? info.functionImportTypes : [];
 
   // out_of_fuel's type, (i64) -> (i64) (with the handle: (i64, externref) -> (i64)): an existing
   // one, or a new one at the end of the type section. With the handle, each function import's
   // type gets a variant with an externref parameter more, also at the end.
   const newTypes: Uint8Array[] = [];
   const typeSection = sectionOf(info, SectionId.type);
-  const typeBytes = handle && typeSection !== undefined
-    ? readTypeEntries(bytes, typeSection.contentStart, typeSection.end, info.types.length)
-    : [];
   const handleTypes = new Map<number, number>();
   for (const entry of functionImports) {
-    if (handleTypes.has(entry.type)) continue;
-    handleTypes.set(entry.type, info.types.length + newTypes.length);
-    newTypes.push(withHandleParam(bytes, typeBytes[entry.type]));
+    if (handleTypes.has(entry.index)) continue;
+    handleTypes.set(entry.index, info.types.length + newTypes.length);
+    newTypes.push(withHandleParam(bytes, info.typeEncodings[entry.index]));
   }
   let yieldType = handle
     ? -1
@@ -203,7 +198,7 @@ export function instrument(
     .finish();
   const addedImports = handle ? [newImport, handleImport] : [newImport];
   const adapters = functionImports.map((entry, k) =>
-    adapterBody(info.types[entry.type].params.length, importedGlobals, k)
+    adapterBody(info.types[entry.index].params.length, importedGlobals, k)
   );
 
   // Sections the module lacks.
@@ -219,7 +214,7 @@ export function instrument(
   const functionSection = sectionOf(info, SectionId.function);
   if (adapters.length > 0 && functionSection === undefined) {
     additions[SectionId.function] = vectorOfAll(
-      functionImports.map((entry) => new ByteWriter(6).u32(entry.type).finish()),
+      functionImports.map((entry) => new ByteWriter(6).u32(entry.index).finish()),
     );
   }
   const codeSection = sectionOf(info, SectionId.code);
@@ -258,7 +253,7 @@ export function instrument(
         if (adapters.length > 0) {
           content = appendToVector(
             bytes.subarray(start, end),
-            functionImports.map((entry) => new ByteWriter(6).u32(entry.type).finish()),
+            functionImports.map((entry) => new ByteWriter(6).u32(entry.index).finish()),
           );
         }
         break;
@@ -1686,97 +1681,8 @@ function rewriteExports(
 
 // --- the process handle ---------------------------------------------------------------------
 
-/** A function import: where its type index is, and the index. */
-interface FunctionImport {
-  typeAt: number;
-  typeEnd: number;
-  type: number;
-}
-
-/** The function imports of the import section `bytes[start, end)`, in order. */
-function readFunctionImports(bytes: Uint8Array, start: number, end: number): FunctionImport[] {
-  const reader = new ByteReader(bytes, start, end, "the import section");
-  const found: FunctionImport[] = [];
-  const count = reader.u32();
-  for (let i = 0; i < count; i++) {
-    reader.skip(reader.u32()); // module
-    reader.skip(reader.u32()); // name
-    const kind = reader.u8();
-    if (kind === 0x00) {
-      const typeAt = reader.pos;
-      const type = reader.u32();
-      found.push({ typeAt, typeEnd: reader.pos, type });
-    } else if (kind === 0x01) {
-      reader.pos = skipValType(bytes, reader.pos);
-      skipLimits(reader);
-    } else if (kind === 0x02) {
-      skipLimits(reader);
-    } else if (kind === 0x03) {
-      reader.pos = skipValType(bytes, reader.pos) + 1;
-    } else if (kind === 0x04) {
-      reader.u8();
-      reader.u32();
-    } else {
-      reader.fail(`invalid import kind 0x${kind.toString(16)}`, reader.pos - 1);
-    }
-  }
-  return found;
-}
-
-function skipLimits(reader: ByteReader): void {
-  const flags = reader.u8();
-  reader.pos = skipLeb(reader.bytes, reader.pos);
-  if ((flags & 0x01) !== 0) reader.pos = skipLeb(reader.bytes, reader.pos);
-}
-
-/** Where a function type's parameter and result vectors are in the type section. */
-interface TypeBytes {
-  paramsAt: number;
-  resultsAt: number;
-  end: number;
-}
-
-/** Each type's bytes in the type section `bytes[start, end)` (function types; GC forms too). */
-function readTypeEntries(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-  expected: number,
-): TypeBytes[] {
-  const reader = new ByteReader(bytes, start, end, "the type section");
-  const types: TypeBytes[] = [];
-  const readFunc = () => {
-    let form = reader.u8();
-    if (form === 0x50 || form === 0x4f) {
-      const supers = reader.u32();
-      for (let i = 0; i < supers; i++) reader.u32();
-      form = reader.u8();
-    }
-    if (form !== 0x60) reader.fail(`not a function type (0x${form.toString(16)})`, reader.pos - 1);
-    const paramsAt = reader.pos;
-    const params = reader.u32();
-    for (let i = 0; i < params; i++) reader.pos = skipValType(bytes, reader.pos);
-    const resultsAt = reader.pos;
-    const results = reader.u32();
-    for (let i = 0; i < results; i++) reader.pos = skipValType(bytes, reader.pos);
-    types.push({ paramsAt, resultsAt, end: reader.pos });
-  };
-  const count = reader.u32();
-  for (let i = 0; i < count; i++) {
-    if (bytes[reader.pos] === 0x4e) {
-      reader.u8();
-      const members = reader.u32();
-      for (let j = 0; j < members; j++) readFunc();
-    } else {
-      readFunc();
-    }
-  }
-  if (types.length !== expected) reader.fail("type count does not match", start);
-  return types;
-}
-
 /** A plain function type: `type`'s parameters and an externref more, and its results. */
-function withHandleParam(bytes: Uint8Array, type: TypeBytes): Uint8Array {
+function withHandleParam(bytes: Uint8Array, type: TypeEncoding): Uint8Array {
   const reader = new ByteReader(bytes, type.paramsAt, type.end, "the type section");
   const params = reader.u32();
   return new ByteWriter(type.end - type.paramsAt + 8).u8(0x60).u32(params + 1)
@@ -1789,14 +1695,14 @@ function rewriteImportTypes(
   bytes: Uint8Array,
   start: number,
   end: number,
-  functionImports: readonly FunctionImport[],
+  functionImports: ModuleInfo["functionImportTypes"],
   handleTypes: ReadonlyMap<number, number>,
 ): Uint8Array {
   const writer = new ByteWriter(end - start + functionImports.length * 2);
   let from = start;
   for (const entry of functionImports) {
-    writer.bytes(bytes.subarray(from, entry.typeAt)).u32(handleTypes.get(entry.type)!);
-    from = entry.typeEnd;
+    writer.bytes(bytes.subarray(from, entry.start)).u32(handleTypes.get(entry.index)!);
+    from = entry.end;
   }
   return writer.bytes(bytes.subarray(from, end)).finish();
 }

@@ -70,6 +70,17 @@ export interface ModuleInfo {
   sections: SectionInfo[];
   /** Byte range of each defined function's body (locals and code, after its size). */
   codeBodies: { start: number; end: number }[];
+  /** Where each type's parameter and result vectors lie in the module (for rewriters). */
+  typeEncodings: TypeEncoding[];
+  /** Each function import's type index, and where its encoding lies (for rewriters). */
+  functionImportTypes: { index: number; start: number; end: number }[];
+}
+
+/** Offsets of a function type's encoding: its parameter vector, its result vector, its end. */
+export interface TypeEncoding {
+  paramsAt: number;
+  resultsAt: number;
+  end: number;
 }
 
 /** Section ids of the binary format. */
@@ -159,6 +170,8 @@ export function parseModule(bytes: Uint8Array): ModuleInfo {
     moduleName: null,
     sections: [],
     codeBodies: [],
+    typeEncodings: [],
+    functionImportTypes: [],
   };
 
   readHeader(bytes);
@@ -360,15 +373,25 @@ function readTypeSection(reader: ByteReader, info: ModuleInfo): void {
     if (form === 0x4e) {
       // rec group (GC proposal): each subtype in it takes the next type index.
       const count = reader.u32();
-      for (let i = 0; i < count; i++) info.types.push(readSubType(reader, reader.pos, reader.u8()));
+      for (let i = 0; i < count; i++) {
+        info.types.push(readSubType(reader, reader.pos, reader.u8(), info.typeEncodings));
+      }
     } else {
-      info.types.push(readSubType(reader, at, form));
+      info.types.push(readSubType(reader, at, form, info.typeEncodings));
     }
   });
 }
 
-/** A subtype (GC proposal) or a plain function type; `form` is its first byte, already read. */
-function readSubType(reader: ByteReader, at: number, form: number): FuncType {
+/**
+ * A subtype (GC proposal) or a plain function type; `form` is its first byte, already read.
+ * Where its vectors lie goes to `encodings`.
+ */
+function readSubType(
+  reader: ByteReader,
+  at: number,
+  form: number,
+  encodings: TypeEncoding[],
+): FuncType {
   if (form === 0x50 || form === 0x4f) {
     // sub / sub final: declared supertypes, then the composite type.
     readVector(reader, () => reader.u32());
@@ -376,8 +399,11 @@ function readSubType(reader: ByteReader, at: number, form: number): FuncType {
     form = reader.u8();
   }
   if (form === 0x60) {
+    const paramsAt = reader.pos;
     const params = readResultTypes(reader);
+    const resultsAt = reader.pos;
     const results = readResultTypes(reader);
+    encodings.push({ paramsAt, resultsAt, end: reader.pos });
     return { params, results };
   }
   if (form === 0x5f || form === 0x5e) {
@@ -542,7 +568,9 @@ function readImportSection(reader: ByteReader, info: ModuleInfo): void {
     switch (kind) {
       case "func": {
         const at = reader.pos;
-        entry.type = typeAt(reader, info, reader.u32(), at);
+        const index = reader.u32();
+        entry.type = typeAt(reader, info, index, at);
+        info.functionImportTypes.push({ index, start: at, end: reader.pos });
         info.importedFunctionCount++;
         break;
       }
