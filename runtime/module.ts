@@ -110,10 +110,11 @@ export class LunaticModule {
   readonly #compiled = new Map<number, WebAssembly.Module>();
   readonly #namespaces: HostNamespace<HostContext>[];
   readonly #prepared = new WeakSet<ProcessConfig>();
-  /** Per compiled variant: the limits of the memory it imports, or null if it has its own. */
-  readonly #memoryImports = new Map<number, MemoryLimits | null>();
-  /** Per compiled variant: how far the rewrite moved the code section. */
-  readonly #offsetShift = new Map<number, number>();
+  /**
+   * Per compiled variant: how far the rewrite moved the code section, and the limits of the
+   * memory it imports (null if it has its own).
+   */
+  readonly #layouts = new Map<number, { offsetShift: number; memory: MemoryLimits | null }>();
 
   constructor(
     readonly bytes: Uint8Array,
@@ -166,7 +167,7 @@ export class LunaticModule {
    * Offsets are shown as they are in the compiled module.
    */
   backtraceSource(maxPages: number): BacktraceSource {
-    const shift = this.#offsetShift.get(maxPages) ?? 0;
+    const shift = this.#layouts.get(maxPages)?.offsetShift ?? 0;
     const bodies = this.#instrumented().codeBodies;
     return {
       displayName: this.displayName,
@@ -222,16 +223,19 @@ export class LunaticModule {
     // A small memory is imported, so that it can come from (and go back to) the runtime's
     // pool of zeroed memories instead of a fresh mapping per process.
     let limited: Uint8Array<ArrayBuffer>;
+    let memory: MemoryLimits | null = null;
     if (canImportMemory(source.info) && source.info.memories[0].min <= POOLED_MEMORY_MAX_PAGES) {
       const { bytes, initial, maximum } = limitAndImportMemory(source.bytes, source.info, maxPages);
       limited = bytes;
-      this.#memoryImports.set(maxPages, { initial, maximum });
+      memory = { initial, maximum };
     } else {
       limited = limitMemory(source.bytes, source.info, maxPages) as Uint8Array<ArrayBuffer>;
-      this.#memoryImports.set(maxPages, null);
     }
     // Only the import and memory sections (before the code) change size.
-    this.#offsetShift.set(maxPages, limited.byteLength - source.bytes.byteLength);
+    this.#layouts.set(maxPages, {
+      offsetShift: limited.byteLength - source.bytes.byteLength,
+      memory,
+    });
     return limited;
   }
 
@@ -241,7 +245,7 @@ export class LunaticModule {
    * Valid once {@link compiled} made the variant.
    */
   importedMemory(maxPages: number): MemoryLimits | null {
-    return this.#memoryImports.get(maxPages) ?? null;
+    return this.#layouts.get(maxPages)?.memory ?? null;
   }
 
   /** The host functions as every process with everything allowed links them. */
