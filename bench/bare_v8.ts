@@ -44,10 +44,7 @@ export async function bareV8(name: string, numbers: number[]): Promise<Record<st
       }
       return Promise.all(done);
     };
-    await run(1000);
-    const started = performance.now();
-    await run(n);
-    return { processes: n, ns_per_process: (performance.now() - started) * 1e6 / n };
+    return { processes: n, ns_per_process: await msAfterWarmUp(run, n) * 1e6 / n };
   }
   if (name === "spawn-guest") {
     const [n] = numbers;
@@ -116,6 +113,17 @@ async function ringMs(n: number, m: number): Promise<number> {
   return elapsed;
 }
 
+/** Spawns run before the timed ones. */
+const WARM_UP = 1000;
+
+/** Milliseconds `run(n)` takes, after a `run(WARM_UP)` that is not timed. */
+async function msAfterWarmUp(run: (count: number) => Promise<unknown>, n: number) {
+  await run(WARM_UP);
+  const started = performance.now();
+  await run(n);
+  return performance.now() - started;
+}
+
 /** Imports for every function import of `module`: `given` ones, the rest throw if called. */
 function importsOf(
   module: WebAssembly.Module,
@@ -148,11 +156,8 @@ async function guestSpawnMs(n: number): Promise<number> {
     }
     return Promise.all(done);
   };
-  await run(1000);
-  const started = performance.now();
-  await run(n);
-  const elapsed = performance.now() - started;
-  children.check(n + 1000);
+  const elapsed = await msAfterWarmUp(run, n);
+  children.check(WARM_UP + n);
   return elapsed;
 }
 
@@ -210,11 +215,8 @@ async function guestSpawnReusedMs(n: number): Promise<number> {
       }
     }
   };
-  await run(1000);
-  const started = performance.now();
-  await run(n);
-  const elapsed = performance.now() - started;
-  children.check(n + 1000);
+  const elapsed = await msAfterWarmUp(run, n);
+  children.check(WARM_UP + n);
   return elapsed;
 }
 
