@@ -70,9 +70,10 @@ export class Runtime {
     const { environment, module, config } = request;
     const id = environment.allocateProcessId();
     module.prepare(config);
-    const compiled = module.compiled(config.maxMemoryPages);
-    const memoryLimits = module.importedMemory(config.maxMemoryPages);
-    const charge = this.capacity.charge(config.maxMemoryPages);
+    const maxPages = config.maxMemoryPages;
+    const compiled = module.compiled(maxPages);
+    const memoryLimits = module.importedMemory(maxPages);
+    const charge = this.capacity.charge(maxPages);
     const process = new Process(this, environment, id, module, config, request.stdio, charge);
     try {
       // A memory that saw a failed instantiation (data written, a start function run) is
