@@ -14,8 +14,8 @@
  * `wat2wasm --enable-all`. A source's first line may add flags:
  *   `// build: -O0 -Wl,--export=foo`   (C)        `;; build: --disable-simd`   (WAT)
  *
- * A target is rebuilt unless it is newer than its source, examples/lunatic.h (for C) and this
- * script. Builds run with the repository root as the working directory and relative paths,
+ * A target is rebuilt unless it is newer than its source, the files the source includes from
+ * its own directory, examples/lunatic.h (for C) and this script. Builds run with the repository root as the working directory and relative paths,
  * so their bytes do not depend on where the repository lives; the same inputs always give the
  * same bytes. `--check` builds the examples into a temporary directory and exits 1, listing
  * every committed example .wasm that is missing or differs from the fresh build.
@@ -70,11 +70,27 @@ function mtime(path: string): number | null {
   }
 }
 
+/** `source` and the files it includes with `#include "..."` from its own directory, in turn. */
+function localIncludes(source: string, found = new Set<string>()): Set<string> {
+  if (found.has(source)) return found;
+  found.add(source);
+  const dir = source.replace(/[^/]*$/, "");
+  for (
+    const match of Deno.readTextFileSync(abs(source)).matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)
+  ) {
+    const included = `${dir}${match[1]}`;
+    if (mtime(included) !== null) localIncludes(included, found);
+  }
+  return found;
+}
+
 function isCurrent(target: Target): boolean {
   const built = mtime(target.output);
   if (built === null) return false;
-  const inputs = [target.source, SELF, ...(target.source.endsWith(".c") ? [HEADER] : [])];
-  return inputs.every((input) => (mtime(input) ?? Infinity) < built);
+  const sources = target.source.endsWith(".c") ? [...localIncludes(target.source), HEADER] : [
+    target.source,
+  ];
+  return [SELF, ...sources].every((input) => (mtime(input) ?? Infinity) < built);
 }
 
 /** The compiler command for `target`, writing to `output` (relative to the root, or absolute). */
