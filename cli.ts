@@ -5,8 +5,15 @@
  * runtime.
  */
 import { parseArgs } from "node:util";
-import { exitCodeOf, listTests, Lunatic, LunaticError, runTests } from "./mod.ts";
-import { setupLogging } from "./runtime/log.ts";
+import {
+  exitCodeOf,
+  listTests,
+  Lunatic,
+  LunaticError,
+  type ProcessOutcome,
+  runTests,
+} from "./mod.ts";
+import { parseLevel, setupLogging } from "./runtime/log.ts";
 
 const USAGE = "usage: lunatic run [--dir DIR]... [--allow NAMESPACE]... <PATH.wasm> [-- ARGS...]";
 const TEST_USAGE = "usage: lunatic test <PATH.wasm> [FILTER] [OPTIONS] [-- ARGS...]";
@@ -25,7 +32,7 @@ Options:
   -V, --version   show the version
 
 Guest arguments that start with "-" go after "--".
-Environment: LUNATIC_LOG=trace|debug|info|warning|error (default warning)`;
+Environment: LUNATIC_LOG=trace|debug|info|warning|error|fatal (default warning)`;
 const TEST_HELP = `lunatic test: run the #[lunatic::test] functions of a module, as cargo test does
 
 ${TEST_USAGE}
@@ -228,6 +235,7 @@ async function main(argv: string[]): Promise<number> {
   let command: RunCommand | TestCommand | null;
   try {
     command = parseCommandLine(argv);
+    if (command !== null) checkLogLevel(command.kind);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`error: ${error.message}\n${error.usage}\n(see ${error.helpCommand})`);
@@ -243,8 +251,11 @@ async function main(argv: string[]): Promise<number> {
       dirs: command.dirs,
       allow: command.allow,
     });
-    reportDeadlock(root.exited);
-    return exitCodeOf(await root.exited);
+    reportHang(root.exited);
+    const outcome = await root.exited;
+    lunatic.runtime.failures.flush();
+    reportRootFailure(outcome);
+    return exitCodeOf(outcome);
   } catch (error) {
     if (error instanceof LunaticError) {
       console.error(`Error: ${error.message}`);
@@ -252,6 +263,32 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+/** `LUNATIC_LOG` must name a level: a bad one is a usage error, like a bad flag. */
+function checkLogLevel(kind: "run" | "test"): void {
+  try {
+    parseLevel(Deno.env.get("LUNATIC_LOG"));
+  } catch (error) {
+    const message = (error as Error).message;
+    throw kind === "run"
+      ? new UsageError(message)
+      : new UsageError(message, TEST_USAGE, "lunatic test --help");
+  }
+}
+
+/**
+ * Says why the root failed, whatever the log level (the runtime's log leaves roots to their
+ * spawner). A deliberate `exit(n)` says it with its exit code alone.
+ */
+function reportRootFailure(outcome: ProcessOutcome): void {
+  if (outcome.kind === "normal" || outcome.exitCode !== undefined) return;
+  if (outcome.deadlock) {
+    console.error(`Error: ${outcome.reason}`);
+    return;
+  }
+  const backtrace = outcome.backtrace ? `\nwasm backtrace:\n${outcome.backtrace}` : "";
+  console.error(`Error: the root process (1) failed: ${outcome.reason}${backtrace}`);
 }
 
 async function test(command: TestCommand): Promise<number> {
@@ -265,6 +302,7 @@ async function test(command: TestCommand): Promise<number> {
       return 0;
     }
     const summary = await runTests(lunatic.runtime, module, command);
+    lunatic.runtime.failures.flush();
     return summary.exitCode;
   } catch (error) {
     if (error instanceof LunaticError) {
@@ -276,18 +314,19 @@ async function test(command: TestCommand): Promise<number> {
 }
 
 /**
- * When every process is blocked and nothing (timer, socket, stdin) can wake one, the event
- * loop empties. lunatic would hang forever; we say so and exit.
+ * The runtime ends a root whose processes all wait for messages nothing can send. Should the
+ * event loop still empty while the root waits (for something no timer or I/O will bring),
+ * lunatic would hang forever; we say so and exit.
  */
-function reportDeadlock(rootExited: Promise<unknown>): void {
+function reportHang(rootExited: Promise<unknown>): void {
   let ended = false;
   rootExited.then(() => ended = true);
   globalThis.addEventListener("beforeunload", (event) => {
     if (ended) return;
     event.preventDefault();
     console.error(
-      "Error: deadlock: the root process is waiting for a message that nothing can send " +
-        "(every process is blocked and no timer or I/O is pending)",
+      "Error: deadlock: the root process waits for something that nothing can bring " +
+        "(no process can run, and no timer or I/O is pending)",
     );
     Deno.exit(1);
   });

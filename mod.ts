@@ -27,6 +27,7 @@ import { trapNamespace } from "./host/trap.ts";
 import { versionNamespace } from "./host/version.ts";
 import { wasiNamespace } from "./host/wasi.ts";
 import type { CapacityLimits } from "./runtime/capacity.ts";
+import type { FailureSink } from "./runtime/failure_log.ts";
 import { ProcessConfig } from "./runtime/config.ts";
 import type { Environment } from "./runtime/environment.ts";
 import { LunaticError } from "./runtime/errors.ts";
@@ -38,6 +39,7 @@ import { Runtime } from "./runtime/runtime.ts";
 import { hostStdio, type Stdio } from "./runtime/stdio.ts";
 
 export type { CapacityLimits } from "./runtime/capacity.ts";
+export type { FailureSink } from "./runtime/failure_log.ts";
 export { ProcessConfig } from "./runtime/config.ts";
 export { LunaticError } from "./runtime/errors.ts";
 export type { HostContext, HostFunction, HostNamespace, ValType } from "./runtime/host_api.ts";
@@ -99,7 +101,11 @@ export interface RootOptions {
   entry?: string;
   /** Entry arguments (i32 as number, i64 as bigint). */
   entryArgs?: EntryArgument[];
-  /** Environment ID; defaults to 1, as `lunatic run`. */
+  /**
+   * The ID the root's environment reports (`environment_id`); defaults to 1, as
+   * `lunatic run`. Every root gets a fresh environment whatever its ID: its own process IDs
+   * (the root is PID 1) and its own registry.
+   */
   environmentId?: number;
   /**
    * Host namespaces the root may call, as prefixes of `module::function` (for example
@@ -108,6 +114,11 @@ export interface RootOptions {
    * processes it spawns can never be allowed more.
    */
   allow?: string[];
+  /**
+   * The root's memory limit in bytes (`max_memory` of its config); default lunatic's, 4 GiB
+   * less one byte. Configs the root creates start with it and can only lower it.
+   */
+  maxMemory?: bigint;
 }
 
 /** How a root process ended, and the exit code `lunatic run` gives for it. */
@@ -119,22 +130,52 @@ export interface RunResult {
 /** Exit code for a trap or kill (128 + SIGABRT, as wasmtime uses for traps). */
 export const TRAP_EXIT_CODE = 134;
 
-/** The exit code for an outcome: 0, the `proc_exit` code, or {@link TRAP_EXIT_CODE}. */
+/** Exit code when the root was ended for a deadlock (as for a module that cannot load). */
+export const DEADLOCK_EXIT_CODE = 1;
+
+/**
+ * Why a deadlocked root was ended: every process of its environment waited for a message
+ * that nothing could send.
+ */
+export const DEADLOCK_REASON = "deadlock: every process is waiting for a message that " +
+  "nothing can send (no timer or I/O is pending)";
+
+/**
+ * The exit code for an outcome: 0, the `proc_exit` code, {@link DEADLOCK_EXIT_CODE} or
+ * {@link TRAP_EXIT_CODE}.
+ */
 export function exitCodeOf(outcome: ProcessOutcome): number {
   if (outcome.kind === "normal") return 0;
+  if (outcome.deadlock) return DEADLOCK_EXIT_CODE;
   return outcome.exitCode ?? TRAP_EXIT_CODE;
+}
+
+/** Options for {@link Lunatic}. */
+export interface LunaticOptions {
+  /** The host namespaces guests can import; default {@link defaultNamespaces}. */
+  namespaces?: readonly HostNamespace<never>[];
+  /** Limits on how many processes the runtime may hold (default: what the OS allows). */
+  capacity?: CapacityLimits;
+  /**
+   * Where reports of failed processes go (every process but roots, whose outcome their
+   * spawner gets): one call per report, a failure with its backtrace or the summary of a
+   * burst of alike failures. Default: the `lunatic` log at warning level.
+   */
+  failureReports?: FailureSink;
 }
 
 /** An embedded lunatic runtime. */
 export class Lunatic {
   readonly runtime: Runtime;
 
-  constructor(
-    options: { namespaces?: readonly HostNamespace<never>[]; capacity?: CapacityLimits } = {},
-  ) {
+  constructor(options: LunaticOptions = {}) {
     setupLogging();
     Error.stackTraceLimit = Math.max(Error.stackTraceLimit, 64);
-    this.runtime = new Runtime(options.namespaces ?? defaultNamespaces, options.capacity);
+    this.runtime = new Runtime(
+      options.namespaces ?? defaultNamespaces,
+      options.capacity,
+      options.failureReports,
+    );
   }
 
   /**
@@ -170,29 +211,59 @@ export class Lunatic {
       env: Object.entries(options.env ?? Deno.env.toObject()),
       preopenedDirs: [".", ...(options.dirs ?? [])],
       allowedNamespaces: options.allow ?? null,
+      maxMemory: options.maxMemory,
     });
   }
 
-  /** Spawns a root process (PID 1 in a fresh environment) without waiting for it. */
+  /**
+   * Spawns a root process (PID 1 in a fresh environment) without waiting for it. Throws a
+   * {@link LunaticError} when the module cannot run as a root: no entry export of the right
+   * type, no exported memory, a preopen that does not exist.
+   *
+   * If every process of the root's environment comes to wait for a message that nothing can
+   * send (no timeout, no timer, no I/O), they are all killed, and the root's outcome is a
+   * failure with `deadlock: true` ({@link DEADLOCK_REASON}).
+   */
   spawnRoot(
     module: LunaticModule,
     options: RootOptions = {},
     config = this.rootConfig(module, options),
   ): Process {
-    const environment: Environment = this.runtime.environment(options.environmentId ?? 1);
+    const entry = options.entry ?? "_start";
+    const args = options.entryArgs ?? [];
+    const problem = module.checkEntry(entry, args);
+    if (problem !== null) throw new LunaticError(`cannot run ${module.displayName}: ${problem}`);
+    if (!module.exportsMemory) {
+      throw new LunaticError(
+        `cannot run ${module.displayName}: it does not export its memory as "memory"`,
+      );
+    }
+    const environment: Environment = this.runtime.newEnvironment(options.environmentId ?? 1);
     const stdio = { ...hostStdio(), ...options.stdio };
     module.prepare(config);
-    return this.runtime.spawn({
+    const root = this.runtime.spawn({
       environment,
       module,
       config,
-      entry: options.entry ?? "_start",
-      args: options.entryArgs ?? [],
+      entry,
+      args,
       stdio,
+      root: true,
     });
+    environment.onDeadlock = () => {
+      if (!root.alive) return; // processes the root left behind may wait as long as they like
+      root.killForDeadlock(DEADLOCK_REASON);
+      for (const process of [...environment.processes.values()]) {
+        process.killForDeadlock(DEADLOCK_REASON);
+      }
+    };
+    return root;
   }
 
-  /** Loads a module, runs it as the root process and waits for that process to end. */
+  /**
+   * Loads a module, runs it as the root process of a fresh environment and waits for that
+   * process to end (or for a deadlock, see {@link spawnRoot}).
+   */
   async run(source: string | URL | Uint8Array, options: RootOptions = {}): Promise<RunResult> {
     const module = await this.load(source);
     const root = this.spawnRoot(module, options);

@@ -10,6 +10,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { Lunatic } from "../mod.ts";
+import type { Environment } from "../runtime/environment.ts";
 import type { LunaticModule } from "../runtime/module.ts";
 import { bareV8 } from "./bare_v8.ts";
 
@@ -29,12 +30,12 @@ async function runRoot(
   module: LunaticModule,
   entry: string,
   args: (number | bigint)[],
-): Promise<number> {
+): Promise<{ ms: number; environment: Environment }> {
   const started = performance.now();
   const root = lunatic.spawnRoot(module, { entry, entryArgs: args, environmentId: 0 });
   const outcome = await root.exited;
   if (outcome.kind !== "normal") throw new Error(`${entry} failed: ${outcome.reason}`);
-  return performance.now() - started;
+  return { ms: performance.now() - started, environment: root.environment };
 }
 
 async function lunaticWorkload(name: string, numbers: number[]): Promise<Record<string, unknown>> {
@@ -46,22 +47,21 @@ async function lunaticWorkload(name: string, numbers: number[]): Promise<Record<
       const module = await load("bench_spawn");
       const [, maxMemory = SMALL_MEMORY] = numbers;
       await runRoot(lunatic, module, "spawn_many", [1000, BigInt(maxMemory)]); // warm up
-      const ms = await runRoot(lunatic, module, "spawn_many", [n, BigInt(maxMemory)]);
+      const { ms } = await runRoot(lunatic, module, "spawn_many", [n, BigInt(maxMemory)]);
       return { processes: n, max_memory: maxMemory, ns_per_process: ms * 1e6 / n };
     }
     case "idle": {
       const [n] = numbers;
       const module = await load("bench_idle");
-      await runRoot(lunatic, module, "spawn_idle", [100]);
-      killAll(lunatic);
+      killAll((await runRoot(lunatic, module, "spawn_idle", [100])).environment);
       await new Promise((resolve) => setTimeout(resolve, 10));
       const before = rssBytes();
-      const ms = await runRoot(lunatic, module, "spawn_idle", [n]);
+      const { ms, environment } = await runRoot(lunatic, module, "spawn_idle", [n]);
       // Let every child start and block in receive before measuring.
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const alive = lunatic.runtime.environment(0).size;
+      const alive = environment.size;
       const after = rssBytes();
-      killAll(lunatic);
+      killAll(environment);
       return {
         processes: n,
         alive,
@@ -72,25 +72,24 @@ async function lunaticWorkload(name: string, numbers: number[]): Promise<Record<
     case "ring": {
       const [n, m] = numbers;
       const module = await load("bench_ring");
-      await runRoot(lunatic, module, "ring", [100, 10_000n]);
-      killAll(lunatic);
-      const ms = await runRoot(lunatic, module, "ring", [n, BigInt(m)]);
-      killAll(lunatic);
+      killAll((await runRoot(lunatic, module, "ring", [100, 10_000n])).environment);
+      const { ms, environment } = await runRoot(lunatic, module, "ring", [n, BigInt(m)]);
+      killAll(environment);
       return { processes: n, messages: m, ns_per_message: ms * 1e6 / m };
     }
     case "roundtrip": {
       const [k] = numbers;
       const module = await load("bench_ping_pong");
       await runRoot(lunatic, module, "ping", [1000]);
-      const ms = await runRoot(lunatic, module, "ping", [k]);
+      const { ms } = await runRoot(lunatic, module, "ping", [k]);
       return { round_trips: k, ns_per_round_trip: ms * 1e6 / k };
     }
   }
   throw new Error(`unknown workload ${name}`);
 }
 
-function killAll(lunatic: Lunatic): void {
-  for (const process of [...lunatic.runtime.environment(0).processes.values()]) process.kill();
+function killAll(environment: Environment): void {
+  for (const process of [...environment.processes.values()]) process.kill();
 }
 
 if (import.meta.main) {

@@ -22,15 +22,20 @@ export const timerNamespace: HostNamespace<Process> = {
       const message = takeScratch(p);
       const target = p.environment.get(processId);
       const table = timers(p);
+      // A timer that will deliver keeps its environment from being deadlocked.
+      const environment = target?.environment;
+      environment?.timerSet();
       let id = -1;
       const cancel = after(BigInt.asUintN(64, delay), () => {
         table.take(id);
         if (target !== undefined) target.deliver(message);
         else if (message.kind === "data") message.dropResources();
+        environment?.timerDone();
       });
       id = table.add(() => {
         cancel();
         if (message.kind === "data") message.dropResources();
+        environment?.timerDone();
       });
       return BigInt(id);
     }),

@@ -14,8 +14,64 @@ export class Environment {
   #nextProcessId = 1;
   readonly processes = new Map<number, Process>();
   readonly registry = new Map<string, RegistryEntry>();
+  /** Processes waiting for a message with no timeout: only another process can wake them. */
+  #waitingForever = 0;
+  /** Timers (`send_after`) that will deliver to a process of this environment. */
+  #pendingTimers = 0;
+  #checkQueued = false;
+  /**
+   * Called when every process of the environment waits for a message that nothing can send:
+   * each waits with no timeout, and no timer will deliver to any. Messages never cross
+   * environments, so nothing can wake them. The owner of the environment (a root run, a
+   * test) decides what to do; null: nobody watches (lunatic would wait forever).
+   */
+  onDeadlock: (() => void) | null = null;
 
   constructor(readonly id: number) {}
+
+  /** Whether every process waits with no timeout and no timer is pending (none alive: no). */
+  get deadlocked(): boolean {
+    const alive = this.processes.size;
+    return alive > 0 && this.#waitingForever === alive && this.#pendingTimers === 0;
+  }
+
+  /** A process of this environment started waiting for a message with no timeout. */
+  startedWaitingForever(): void {
+    if (++this.#waitingForever === this.processes.size) this.#queueDeadlockCheck();
+  }
+
+  /** ...and stopped (a message came, or it was killed). */
+  stoppedWaitingForever(): void {
+    this.#waitingForever--;
+  }
+
+  /** A timer will deliver to a process of this environment. */
+  timerSet(): void {
+    this.#pendingTimers++;
+  }
+
+  /** That timer fired (its message delivered) or was cancelled. */
+  timerDone(): void {
+    if (--this.#pendingTimers === 0) this.#queueDeadlockCheck();
+  }
+
+  /** A process ended (after it notified its links and monitors). */
+  processEnded(): void {
+    if (this.#waitingForever === this.processes.size) this.#queueDeadlockCheck();
+  }
+
+  /**
+   * Checks again once the current task's synchronous work is done (a message sent right after
+   * a receive began wakes the receiver before then), and tells the owner if it still holds.
+   */
+  #queueDeadlockCheck(): void {
+    if (this.onDeadlock === null || this.#checkQueued) return;
+    this.#checkQueued = true;
+    queueMicrotask(() => {
+      this.#checkQueued = false;
+      if (this.deadlocked) this.onDeadlock?.();
+    });
+  }
 
   /** Takes the next process ID. A spawn that fails after this still consumes it. */
   allocateProcessId(): number {

@@ -176,6 +176,12 @@ export class LunaticModule {
     };
   }
 
+  /** Whether the module exports a memory named `memory`, which every host call that reads or
+   * writes guest memory needs (lunatic: "No export `memory` found"). */
+  get exportsMemory(): boolean {
+    return this.info.exports.some((e) => e.kind === "memory" && e.name === "memory");
+  }
+
   /** The first memory's minimum size in pages, or null when the module has no memory. */
   get memoryMinimumPages(): number | null {
     const memory = this.info.memories[0] ?? this.info.importedMemories[0];

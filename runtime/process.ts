@@ -31,6 +31,8 @@ export type ProcessOutcome =
     readonly exitCode?: number;
     /** The wasm frames at the failure, one per line, innermost first. */
     readonly backtrace?: string;
+    /** Killed because every process of its environment waited for a message nothing could send. */
+    readonly deadlock?: boolean;
   };
 
 /** A value passed to an entry function (from the spawn parameter records). */
@@ -75,6 +77,8 @@ export class Process implements HostedProcess {
   /** Whether the scratch message may hold resources to drop when it is replaced. */
   #scratchResources = false;
   #receiving = false;
+  /** Receiving with no timeout (counted by the environment's deadlock detection). */
+  #waitsForever = false;
   /** While waiting in a receive: the tags it takes (null: any message). */
   #receiveTags: readonly bigint[] | null = null;
   #messageResolve: ((status: number) => void) | null = null;
@@ -108,6 +112,8 @@ export class Process implements HostedProcess {
   monitors: Set<number> | null = null;
   /** When set, a failed link kills this process; otherwise it receives a LinkDied message. */
   dieWhenLinkDies = true;
+  /** A root process: whoever spawned it reports its failure, the runtime's log does not. */
+  isRoot = false;
   /** Resolves with the outcome once the process has ended and its links were notified. */
   get exited(): Promise<ProcessOutcome> {
     // Made on first use: most processes are never awaited, and spawning is a hot path.
@@ -423,6 +429,9 @@ export class Process implements HostedProcess {
         this.#cancelReceiveTimer = null;
         if (this.#receiving) this.#received(null);
       });
+    } else {
+      this.#waitsForever = true;
+      this.environment.startedWaitingForever();
     }
     return promise;
   }
@@ -430,6 +439,10 @@ export class Process implements HostedProcess {
   #stopReceiving(): void {
     this.#receiving = false;
     this.#receiveTags = null;
+    if (this.#waitsForever) {
+      this.#waitsForever = false;
+      this.environment.stoppedWaitingForever();
+    }
     if (this.#cancelReceiveTimer !== null) {
       this.#cancelReceiveTimer();
       this.#cancelReceiveTimer = null;
@@ -496,6 +509,23 @@ export class Process implements HostedProcess {
   kill(reason = "killed"): void {
     if (this.#state === "done" || this.#killReason !== null) return;
     this.#killReason = reason;
+    this.#unwind(reason);
+  }
+
+  /**
+   * Kills the process because its environment is deadlocked: its outcome says so
+   * (`deadlock: true`), so that whoever awaits it can tell a deadlock from other kills.
+   */
+  killForDeadlock(reason: string): void {
+    if (this.#state === "done" || this.#killReason !== null) return;
+    this.#killReason = reason;
+    this.#deadlocked = true;
+    this.#unwind(reason);
+  }
+
+  #deadlocked = false;
+
+  #unwind(reason: string): void {
     if (this.#state === "waiting") {
       const wait = this.#wait!;
       this.#wait = null;
@@ -544,24 +574,21 @@ export class Process implements HostedProcess {
         : { kind: "failure", reason: `exited with code ${error.code}`, exitCode: error.code };
     }
     if (error instanceof ProcessKilled) return failure(error.message);
-    const backtrace = formatBacktrace(
-      error,
-      this.module.backtraceSource(this.config.maxMemoryPages),
-    );
-    if (error instanceof HostTrap) return { kind: "failure", reason: error.message, backtrace };
-    if (error instanceof WebAssembly.RuntimeError) {
-      return { kind: "failure", reason: error.message, backtrace };
+    let reason: string;
+    if (error instanceof HostTrap || error instanceof WebAssembly.RuntimeError) {
+      reason = error.message;
+    } else if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      reason = "call stack exhausted";
+    } else {
+      reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     }
-    if (error instanceof RangeError && /call stack/i.test(error.message)) {
-      return { kind: "failure", reason: "call stack exhausted", backtrace };
-    }
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    return { kind: "failure", reason: message, backtrace };
+    return failureWithBacktrace(reason, error, this.module, this.config.maxMemoryPages);
   }
 
   /** Ends the process: unregister, notify links and monitors, release everything it holds. */
   #finish(outcome: ProcessOutcome): void {
     if (this.#state === "done") return;
+    if (this.#deadlocked && outcome.kind === "failure") outcome = { ...outcome, deadlock: true };
     this.#state = "done";
     this.#wait = null;
     this.environment.processes.delete(this.id);
@@ -580,6 +607,7 @@ export class Process implements HostedProcess {
       }
     }
     this.#release();
+    this.environment.processEnded();
     this.runtime.processEnded(this, outcome, links?.size ?? 0);
     this.#outcome = outcome;
     this.#resolveExited?.(outcome);
@@ -619,4 +647,30 @@ export class Process implements HostedProcess {
 
 function failure(reason: string): ProcessOutcome {
   return { kind: "failure", reason };
+}
+
+/**
+ * A failure whose backtrace is made when first read: formatting V8's stack and naming its
+ * frames costs milliseconds in a big module, and most failures (a linked process's crash, a
+ * test that should panic) are never shown. The error is let go once it has been read.
+ */
+function failureWithBacktrace(
+  reason: string,
+  error: unknown,
+  module: LunaticModule,
+  maxPages: number,
+): ProcessOutcome {
+  let pending: unknown = error;
+  let backtrace: string | undefined;
+  return {
+    kind: "failure",
+    reason,
+    get backtrace(): string | undefined {
+      if (pending !== undefined) {
+        backtrace = formatBacktrace(pending, module.backtraceSource(maxPages));
+        pending = undefined;
+      }
+      return backtrace;
+    },
+  };
 }

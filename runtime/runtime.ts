@@ -2,6 +2,7 @@ import type { ProcessConfig } from "./config.ts";
 import { Capacity, type CapacityLimits } from "./capacity.ts";
 import { Environment } from "./environment.ts";
 import { LunaticError } from "./errors.ts";
+import { FailureLog, type FailureSink } from "./failure_log.ts";
 import type { HostNamespace } from "./host_api.ts";
 import { logger } from "./log.ts";
 import { MemoryPool } from "./memory_pool.ts";
@@ -23,6 +24,8 @@ export interface SpawnRequest {
   stdio: Stdio;
   /** Link the child to `parent`; the child stores `tag`, the parent stores no tag (§2.3). */
   link?: { parent: Process; tag: bigint };
+  /** A root process (of `lunatic run`, a test, an embedder): its failure is not logged. */
+  root?: boolean;
 }
 
 /** Observes process ends (see {@link Runtime.onProcessExit}). */
@@ -38,26 +41,30 @@ export class Runtime {
   /** Zeroed memories of ended processes, for new ones with the same limits. */
   readonly memories = new MemoryPool();
   readonly modules: ModuleLoader;
-  readonly #environments = new Map<number, Environment>();
   readonly #exitListeners = new Set<ExitListener>();
+  /**
+   * Reports of failed processes (roots excepted), bursts of alike failures summarised; to
+   * the log at warning level unless its sink is replaced.
+   */
+  readonly failures: FailureLog;
 
-  constructor(namespaces: readonly HostNamespace<never>[], limits: CapacityLimits = {}) {
+  constructor(
+    namespaces: readonly HostNamespace<never>[],
+    limits: CapacityLimits = {},
+    failureSink?: FailureSink,
+  ) {
     this.modules = new ModuleLoader(new HostRegistry(namespaces));
     this.capacity = new Capacity(limits);
+    this.failures = failureSink === undefined
+      ? new FailureLog((report) => log.warn(report), () => log.isEnabledFor("warning"))
+      : new FailureLog(failureSink);
   }
 
-  /** The environment with `id`, created on first use. */
-  environment(id: number): Environment {
-    let environment = this.#environments.get(id);
-    if (environment === undefined) {
-      environment = new Environment(id);
-      this.#environments.set(id, environment);
-    }
-    return environment;
-  }
-
-  /** A fresh environment that is not shared (test mode gives each test its own). */
-  isolatedEnvironment(id: number): Environment {
+  /**
+   * A new environment (spec §2.1): its own process IDs from 1 and its own registry. Each root
+   * process gets one, and test mode gives one to each test; several may share an ID.
+   */
+  newEnvironment(id: number): Environment {
     return new Environment(id);
   }
 
@@ -75,6 +82,7 @@ export class Runtime {
     const memoryLimits = module.importedMemory(maxPages);
     const charge = this.capacity.charge(maxPages);
     const process = new Process(this, environment, id, module, config, request.stdio, charge);
+    process.isRoot = request.root ?? false;
     try {
       // A memory that saw a failed instantiation (data written, a start function run) is
       // not given back to the pool: the process never takes ownership of it.
@@ -131,10 +139,13 @@ export class Runtime {
       );
       return;
     }
-    const backtrace = outcome.backtrace ? `\nwasm backtrace:\n${outcome.backtrace}` : "";
-    log.warn(
-      `Process ${name} failed, notifying: ${linkCount} links: ${outcome.reason}${backtrace}`,
-    );
+    if (process.isRoot) return;
+    this.failures.failed({
+      name,
+      reason: outcome.reason,
+      linkCount,
+      backtrace: () => outcome.backtrace,
+    });
   }
 }
 

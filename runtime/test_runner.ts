@@ -32,6 +32,8 @@ export interface TestRunOptions extends TestSelection {
   dirs?: string[];
   /** Allowed host namespaces as `module::function` prefixes; default everything. */
   allow?: string[];
+  /** Every test root's memory limit in bytes; default lunatic's (4 GiB less one byte). */
+  maxMemory?: bigint;
   /** `--nocapture`: echo the tests' output to the report as it is written. */
   nocapture?: boolean;
   /** `--show-output`: print the output of successful tests too. */
@@ -86,6 +88,7 @@ export function testRootConfig(options: TestRunOptions = {}): ProcessConfig {
     env: Object.entries(options.env ?? Deno.env.toObject()),
     preopenedDirs: [".", ...(options.dirs ?? [])],
     allowedNamespaces: options.allow ?? null,
+    maxMemory: options.maxMemory,
   });
 }
 
@@ -184,7 +187,10 @@ class RunningTest {
   ) {
     this.#test = test;
     this.#nocapture = options.nocapture ?? false;
-    this.#environment = runtime.isolatedEnvironment(0);
+    this.#environment = runtime.newEnvironment(0);
+    this.#environment.onDeadlock = () => {
+      if (this.#root.alive) this.abort(NOTE_DEADLOCK);
+    };
     const echo = this.#nocapture ? options.report ?? hostStdio().stdout : null;
     this.#captures = new CaptureSet(echo, options.stdin ?? hostStdio().stdin);
     try {
@@ -195,6 +201,7 @@ class RunningTest {
         entry: test.exportName,
         args: [],
         stdio: this.#captures.newStdio(),
+        root: true,
       });
     } catch (error) {
       if (!(error instanceof LunaticError)) throw error;

@@ -8,9 +8,20 @@ import { runGuest } from "./helpers/run_guest.ts";
 
 Deno.test("a spawn past vm.max_map_count fails with an error saying how to raise it", async () => {
   // Room for 6 processes of 4 maps each: the root and 5 children.
-  const lunatic = new Lunatic({ capacity: { maxMapCount: 24, mapReserve: 0 } });
+  const reports: string[] = [];
+  const lunatic = new Lunatic({
+    capacity: { maxMapCount: 24, mapReserve: 0 },
+    failureReports: (report) => reports.push(report),
+  });
   const result = await runGuest("capacity_spawn", { lunatic });
   assert.equal(result.exitCode, 0);
+  // The root then kills its 5 children: three reports and one line for the other two.
+  assert.deepEqual(reports, [
+    "Process 2 failed, notifying: 0 links: killed",
+    "Process 3 failed, notifying: 0 links: killed",
+    "Process 4 failed, notifying: 0 links: killed",
+    "... and 2 more processes failed the same way (killed)",
+  ]);
   const [spawned, error] = result.stdout.split("\n");
   assert.equal(spawned, "spawned=5");
   assert.match(
@@ -20,7 +31,10 @@ Deno.test("a spawn past vm.max_map_count fails with an error saying how to raise
 });
 
 Deno.test("capacity is given back when processes end", async () => {
-  const lunatic = new Lunatic({ capacity: { maxMapCount: 24, mapReserve: 0 } });
+  const lunatic = new Lunatic({
+    capacity: { maxMapCount: 24, mapReserve: 0 },
+    failureReports: () => {}, // the root kills its children each run
+  });
   for (let run = 0; run < 3; run++) {
     const result = await runGuest("capacity_spawn", { lunatic });
     assert.match(result.stdout, /^spawned=5\n/, `run ${run}`);

@@ -6,11 +6,12 @@
  * tests/guests/c_link_exit_codes.c.
  */
 import assert from "node:assert/strict";
-import { CaptureSink, EMPTY_INPUT, Lunatic } from "../mod.ts";
+import { CaptureSink, EMPTY_INPUT } from "../mod.ts";
 import type { ProcessOutcome } from "../runtime/process.ts";
 import {
   guestPath,
   outputLines,
+  quietLunatic,
   reasonOf,
   type RecordedRun,
   runRecorded,
@@ -29,7 +30,8 @@ async function scenario(
   guest = GUEST,
 ): Promise<RecordedRun> {
   if (outliving.length === 0) return await runRecorded(guest, { entry });
-  const lunatic = new Lunatic();
+  const failureReports: string[] = [];
+  const lunatic = quietLunatic(failureReports);
   const exits = new Map<number, ProcessOutcome>();
   const onEnd = new Map<number, () => void>();
   const ends = outliving.map((pid) => new Promise<void>((resolve) => onEnd.set(pid, resolve)));
@@ -44,7 +46,8 @@ async function scenario(
     stdio: { stdin: EMPTY_INPUT, stdout, stderr },
   });
   await Promise.all(ends);
-  return { ...result, stdout: stdout.text(), stderr: stderr.text(), exits };
+  lunatic.runtime.failures.flush();
+  return { ...result, stdout: stdout.text(), stderr: stderr.text(), exits, failureReports };
 }
 
 Deno.test("spawn-link: a failing child sends its parent LinkDied (receive 1) with the spawn tag and process id 0", async () => {

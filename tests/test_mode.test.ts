@@ -411,7 +411,10 @@ ${resultLine("ok", "1 passed; 0 failed; 0 ignored; 0 measured; 14 filtered out")
 
 Deno.test("--test-timeout fails a test blocked in receive and kills its processes", async () => {
   const started = performance.now();
-  const result = await test(["blocked_in_receive", "--test-timeout", "0.2"]);
+  // The child sleeps: not a deadlock, so only the time limit ends the test.
+  const result = await test(["blocked_in_receive", "--test-timeout", "0.2"], {
+    env: { TESTMODE_CHILD_SLEEPS: "1" },
+  });
   assert.ok(performance.now() - started < 10_000);
   assert.equal(result.code, 1);
   assertReport(

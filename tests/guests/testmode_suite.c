@@ -131,11 +131,18 @@ LUNATIC_EXPORT("child_waits") void child_waits(void) {
     lunatic_message_receive_any(LUNATIC_NO_TIMEOUT);
 }
 
-/* Waits forever (with a child that waits too): only a time limit or deadlock ends it. */
+LUNATIC_EXPORT("child_sleeps") void child_sleeps(void) { lunatic_process_sleep_ms(3600000); }
+
+/*
+ * Waits forever, with a child that waits too: a deadlock the runner detects. With
+ * TESTMODE_CHILD_SLEEPS set the child sleeps for an hour instead, and only a time limit ends
+ * the test before then.
+ */
 TEST("mycrate::tests::blocked_in_receive") void blocked_in_receive(void) {
     printf("waiting for a message that never comes\n");
+    const char *child_export = getenv("TESTMODE_CHILD_SLEEPS") ? "child_sleeps" : "child_waits";
     uint64_t child;
-    if (lunatic_spawn_export(LUNATIC_NO_LINK, "child_waits", NULL, 0, &child) != LUNATIC_OK) {
+    if (lunatic_spawn_export(LUNATIC_NO_LINK, child_export, NULL, 0, &child) != LUNATIC_OK) {
         exit(2);
     }
     lunatic_message_receive_any(LUNATIC_NO_TIMEOUT);

@@ -20,6 +20,19 @@ export interface GuestResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /**
+   * The runtime's reports of failed processes, when the run made its own runtime (with
+   * `options.lunatic`, they go wherever that runtime sends them).
+   */
+  failureReports: string[];
+}
+
+/**
+ * A runtime whose failure reports are kept in `reports` instead of going to the log: tests
+ * that make processes fail on purpose keep the test output quiet, and can check them.
+ */
+export function quietLunatic(reports: string[] = []): Lunatic {
+  return new Lunatic({ failureReports: (report) => reports.push(report) });
 }
 
 export interface GuestOptions extends Omit<RootOptions, "stdio"> {
@@ -33,13 +46,15 @@ export interface GuestOptions extends Omit<RootOptions, "stdio"> {
  * Children share the root's captured streams.
  */
 export async function runGuest(path: string, options: GuestOptions = {}): Promise<GuestResult> {
-  const lunatic = options.lunatic ?? new Lunatic();
+  const failureReports: string[] = [];
+  const lunatic = options.lunatic ?? quietLunatic(failureReports);
   const stdout = new CaptureSink();
   const stderr = new CaptureSink();
   const stdin = options.stdin === undefined ? EMPTY_INPUT : new BufferInput(options.stdin);
   const file = path.endsWith(".wasm") ? path : guestPath(path);
   const result = await lunatic.run(file, { ...options, stdio: { stdin, stdout, stderr } });
-  return { ...result, stdout: stdout.text(), stderr: stderr.text() };
+  lunatic.runtime.failures.flush();
+  return { ...result, stdout: stdout.text(), stderr: stderr.text(), failureReports };
 }
 
 /** A {@link runGuest} result with how every process ended. */
@@ -53,11 +68,12 @@ export interface RecordedRun extends GuestResult {
  * runtime unless `options.lunatic` gives one.
  */
 export async function runRecorded(path: string, options: GuestOptions = {}): Promise<RecordedRun> {
-  const lunatic = options.lunatic ?? new Lunatic();
+  const failureReports: string[] = [];
+  const lunatic = options.lunatic ?? quietLunatic(failureReports);
   const exits = new Map<number, ProcessOutcome>();
   lunatic.runtime.onProcessExit((process, outcome) => exits.set(process.id, outcome));
   const result = await runGuest(path, { ...options, lunatic });
-  return { ...result, exits };
+  return { ...result, exits, failureReports };
 }
 
 /** The failure reason of an outcome, "(normal)", or "(running)" when it has not ended. */
