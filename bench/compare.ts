@@ -49,10 +49,11 @@ async function medians(key: string, measures: (() => Promise<Result>)[]): Promis
 
 /**
  * The V8 settings the runtime is run with (`deno task run`, the compiled binary): import
- * calls through compiled wrappers from the first call (see README). The bare-V8 baselines get
+ * calls through compiled wrappers from the first call, every function compiled when the module
+ * is loaded (see README). The bare-V8 baselines get
  * them too, so that their ratios measure the runtime, not a flag.
  */
-const V8_FLAGS = "--v8-flags=--wasm-wrapper-tiering-budget=1";
+const V8_FLAGS = "--v8-flags=--wasm-wrapper-tiering-budget=1,--no-wasm-lazy-compilation";
 
 async function ours(side: "lunatic" | "bare-v8", workload: string, ...numbers: number[]) {
   const text = await run(Deno.execPath(), [

@@ -150,24 +150,32 @@ export function spawnReportingTo(process: Process, call: SpawnCall, idPtr: numbe
 export const processNamespace: HostNamespace<Process> = {
   module: "lunatic::process",
   functions: {
-    // Validates and links only: the memory limit applies when a process is spawned from it,
-    // so a module may be compiled for (and sent to) a process with a larger limit.
-    compile_module: hostFn(
+    // Validates, links and compiles; the memory limit applies when a process is spawned from
+    // it, so a module may be compiled for (and sent to) a process with a larger limit. The
+    // engine compiles on background threads while the caller waits: a big module must not
+    // stall every other process.
+    compile_module: suspendingFn(
       ["i32", "i32", "i32"],
       ["i32"],
-      (dataPtr: number, dataLen: number, idPtr: number, p: Process) => {
+      async (dataPtr: number, dataLen: number, idPtr: number, p: Process) => {
         if (!p.config.canCompileModules) return -1;
         const bytes = p.memory.copy(dataPtr, dataLen);
         p.memory.check(idPtr, 8);
+        let result: bigint;
+        let status: number;
         try {
-          const module = p.runtime.modules.load(bytes, `module from process ${p.id}`);
-          p.memory.writeU64(idPtr, p.modules.add(module));
-          return 0;
+          const module = await p.suspend(
+            p.runtime.modules.loadAndCompile(bytes, `module from process ${p.id}`, 65_535),
+          );
+          result = BigInt(p.modules.add(module));
+          status = 0;
         } catch (error) {
           if (!(error instanceof LunaticError)) throw error;
-          p.memory.writeU64(idPtr, errorId(p, error.message));
-          return 1;
+          result = BigInt(errorId(p, error.message));
+          status = 1;
         }
+        p.memory.writeU64(idPtr, result);
+        return status;
       },
     ),
     drop_module: hostFn(["i64"], [], (moduleId: bigint, p: Process) => {

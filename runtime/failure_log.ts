@@ -4,7 +4,12 @@
  * the cause under thousands of lines, so failures alike (the same reason, process IDs aside)
  * that come in one burst are shown a few at a time, and the rest as one summary line with
  * their count when the burst is over.
+ *
+ * Reports are written after the current task: a failure is on the critical path of whatever
+ * it wakes (a supervisor waiting for LinkDied restarts children), and naming a big module's
+ * frames takes milliseconds.
  */
+import { setImmediate } from "node:timers";
 
 /** Where reports go: one call per report (a failure with its backtrace, or a summary). */
 export type FailureSink = (report: string) => void;
@@ -34,12 +39,25 @@ export class FailureLog {
 
   readonly #bursts = new Map<string, Burst>();
   #timer: ReturnType<typeof setTimeout> | null = null;
+  /** Failures not yet written (see the module's comment). */
+  #pending: FailureReport[] = [];
 
   /** @param enabled whether reports are wanted now (a log level can hide them) */
   constructor(readonly sink: FailureSink, readonly enabled: () => boolean = () => true) {}
 
   failed(failure: FailureReport): void {
     if (!this.enabled()) return;
+    if (this.#pending.length === 0) setImmediate(this.#writePending);
+    this.#pending.push(failure);
+  }
+
+  #writePending = (): void => {
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const failure of pending) this.#write(failure);
+  };
+
+  #write(failure: FailureReport): void {
     const key = failure.reason.replace(/\d+/g, "#");
     let burst = this.#bursts.get(key);
     if (burst === undefined) {
@@ -59,8 +77,9 @@ export class FailureLog {
     );
   }
 
-  /** Ends every burst now: prints the summary of each that hid failures. */
+  /** Writes every pending report and ends every burst now, with its summary if it hid some. */
   flush(): void {
+    this.#writePending();
     if (this.#timer !== null) {
       clearTimeout(this.#timer);
       this.#timer = null;

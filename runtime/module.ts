@@ -14,16 +14,17 @@ import {
   exportedFunctionType,
   functionName,
   type FuncType,
+  MAX_MEMORY32_PAGES,
   type ModuleInfo,
   parseModule,
 } from "./wasm/module_info.ts";
 import {
   canImportMemory,
-  limitAndImportMemory,
+  importMemory,
   limitMemory,
   MEMORY_IMPORT,
+  stripDebugSections,
 } from "./wasm/rewrite.ts";
-import { POOLED_MEMORY_MAX_PAGES } from "./memory_pool.ts";
 import {
   HANDLE_IMPORT,
   instrument,
@@ -80,6 +81,14 @@ interface LinkedImport {
   readonly hostFunction: HostFunction<HostContext>;
 }
 
+/** A module compiled once with its memory imported (see {@link LunaticModule}). */
+interface SharedCompilation {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  /** How far the rewrite moved the code section. */
+  readonly offsetShift: number;
+  compiled: WebAssembly.Module | null;
+}
+
 /** The host functions a runtime offers, by import module and name. */
 export class HostRegistry {
   readonly #namespaces = new Map<string, HostNamespace<HostContext>>();
@@ -103,18 +112,19 @@ export class HostRegistry {
 }
 
 /**
- * A loaded module: validated, its imports linked against the host, compiled once per memory
- * limit and instantiated per process.
+ * A loaded module: validated, its imports linked against the host, compiled once and
+ * instantiated per process. A module whose memory 0 can be imported (a private 32-bit memory,
+ * the usual case) is compiled with that memory imported, and each process gives its instance
+ * a memory whose maximum is the process's limit; other modules are compiled once per memory
+ * limit, with the limit written into the module.
  */
 export class LunaticModule {
-  readonly #compiled = new Map<number, WebAssembly.Module>();
+  /** Compiled variants by memory limit in pages (modules whose memory is not imported). */
+  readonly #variants = new Map<number, WebAssembly.Module>();
   readonly #namespaces: HostNamespace<HostContext>[];
   readonly #prepared = new WeakSet<ProcessConfig>();
-  /**
-   * Per compiled variant: how far the rewrite moved the code section, and the limits of the
-   * memory it imports (null if it has its own).
-   */
-  readonly #layouts = new Map<number, { offsetShift: number; memory: MemoryLimits | null }>();
+  /** How far the memory rewrite moved the code section, per variant. */
+  readonly #variantShifts = new Map<number, number>();
 
   constructor(
     readonly bytes: Uint8Array,
@@ -130,12 +140,17 @@ export class LunaticModule {
 
   #instrumentation: (InstrumentResult & { info: ModuleInfo }) | null = null;
 
-  /** The module with its preemption checks, made once and shared by every variant. */
+  /**
+   * The module as every variant starts from, made once: without its DWARF (engines ignore it),
+   * with its preemption checks.
+   */
   #instrumented(): InstrumentResult & { info: ModuleInfo } {
     if (this.#instrumentation === null) {
       try {
+        const stripped = stripDebugSections(this.bytes, this.info);
+        const info = stripped === this.bytes ? this.info : parseModule(stripped);
         // The counter starts empty: the first check (in a start function too) gets a slice.
-        const result = instrument(this.bytes, this.info, { processHandle: true });
+        const result = instrument(stripped, info, { processHandle: true });
         this.#instrumentation = { ...result, info: parseModule(result.bytes) };
       } catch (error) {
         if (!(error instanceof WasmFormatError)) throw error;
@@ -162,12 +177,13 @@ export class LunaticModule {
   }
 
   /**
-   * A backtrace source for the variant compiled for `maxPages`. Its code moved: instrumented
-   * bodies are longer, and the memory rewrite shifts everything after the memory section.
-   * Offsets are shown as they are in the compiled module.
+   * A backtrace source for the module as compiled for `maxPages`. Its code moved:
+   * instrumented bodies are longer, and the memory rewrite shifts everything after the memory
+   * section. Offsets are shown as they are in the compiled module.
    */
   backtraceSource(maxPages: number): BacktraceSource {
-    const shift = this.#layouts.get(maxPages)?.offsetShift ?? 0;
+    const shift =
+      (this.#importsMemory ? this.#shared?.offsetShift : this.#variantShifts.get(maxPages)) ?? 0;
     const bodies = this.#instrumented().codeBodies;
     return {
       displayName: this.displayName,
@@ -199,59 +215,98 @@ export class LunaticModule {
     this.#prepared.add(config);
   }
 
-  /**
-   * The compiled module whose memory maximum is `maxPages` (compiled on first use and
-   * cached). Throws a LunaticError when the module's initial memory exceeds the limit.
-   */
-  compiled(maxPages: number): WebAssembly.Module {
-    let compiled = this.#compiled.get(maxPages);
-    if (compiled !== undefined) return compiled;
-    compiled = new WebAssembly.Module(this.#limited(maxPages));
-    this.#compiled.set(maxPages, compiled);
-    return compiled;
+  /** Whether memory 0 is imported, so that one compiled module serves every memory limit. */
+  get #importsMemory(): boolean {
+    return canImportMemory(this.info);
   }
 
-  /** Compiles the variant for `maxPages` off the main thread (used when loading). */
-  async compileAsync(maxPages: number): Promise<void> {
-    if (this.#compiled.has(maxPages)) return;
-    const compiled = await WebAssembly.compile(this.#limited(maxPages));
-    this.#compiled.set(maxPages, compiled);
+  /** The module with its memory imported: its bytes, code shift and compilation. */
+  #shared: SharedCompilation | null = null;
+
+  #sharedBytes(): SharedCompilation {
+    if (this.#shared === null) {
+      const source = this.#instrumented();
+      const bytes = importMemory(source.bytes, source.info);
+      // Only the import and memory sections (before the code) change size.
+      this.#shared = {
+        bytes,
+        offsetShift: bytes.byteLength - source.bytes.byteLength,
+        compiled: null,
+      };
+    }
+    return this.#shared;
   }
 
-  #limited(maxPages: number): Uint8Array<ArrayBuffer> {
+  /** Throws a LunaticError when the module's initial memory exceeds `maxPages`. */
+  #checkMinimum(maxPages: number): void {
     const minimum = this.memoryMinimumPages;
     if (minimum !== null && minimum > maxPages) {
       throw new LunaticError(
         `memory minimum size of ${minimum} pages exceeds memory limits (${maxPages} pages allowed)`,
       );
     }
-    const source = this.#instrumented();
-    // A small memory is imported, so that it can come from (and go back to) the runtime's
-    // pool of zeroed memories instead of a fresh mapping per process.
-    let limited: Uint8Array<ArrayBuffer>;
-    let memory: MemoryLimits | null = null;
-    if (canImportMemory(source.info) && source.info.memories[0].min <= POOLED_MEMORY_MAX_PAGES) {
-      const { bytes, initial, maximum } = limitAndImportMemory(source.bytes, source.info, maxPages);
-      limited = bytes;
-      memory = { initial, maximum };
-    } else {
-      limited = limitMemory(source.bytes, source.info, maxPages) as Uint8Array<ArrayBuffer>;
+  }
+
+  /**
+   * The compiled module a process with a memory limit of `maxPages` instantiates (compiled on
+   * first use and kept). Throws a LunaticError when the module's initial memory exceeds the
+   * limit.
+   */
+  compiled(maxPages: number): WebAssembly.Module {
+    this.#checkMinimum(maxPages);
+    if (this.#importsMemory) {
+      const shared = this.#sharedBytes();
+      return shared.compiled ??= new WebAssembly.Module(shared.bytes);
     }
-    // Only the import and memory sections (before the code) change size.
-    this.#layouts.set(maxPages, {
-      offsetShift: limited.byteLength - source.bytes.byteLength,
-      memory,
-    });
+    let compiled = this.#variants.get(maxPages);
+    if (compiled === undefined) {
+      compiled = new WebAssembly.Module(this.#limited(maxPages));
+      this.#variants.set(maxPages, compiled);
+    }
+    return compiled;
+  }
+
+  /**
+   * Compiles what processes with a memory limit of `maxPages` instantiate, off the main thread
+   * (engines compile big modules on background threads): used when loading, so that spawning
+   * never waits for a compilation.
+   */
+  async compileAsync(maxPages: number): Promise<void> {
+    this.#checkMinimum(maxPages);
+    if (this.#importsMemory) {
+      const shared = this.#sharedBytes();
+      if (shared.compiled === null) {
+        const compiled = await WebAssembly.compile(shared.bytes);
+        shared.compiled ??= compiled;
+      }
+      return;
+    }
+    if (this.#variants.has(maxPages)) return;
+    const compiled = await WebAssembly.compile(this.#limited(maxPages));
+    if (!this.#variants.has(maxPages)) this.#variants.set(maxPages, compiled);
+  }
+
+  /** The instrumented module with every memory's maximum set to at most `maxPages`. */
+  #limited(maxPages: number): Uint8Array<ArrayBuffer> {
+    const source = this.#instrumented();
+    const limited = limitMemory(source.bytes, source.info, maxPages) as Uint8Array<ArrayBuffer>;
+    // Only the memory section (before the code) changes size.
+    this.#variantShifts.set(maxPages, limited.byteLength - source.bytes.byteLength);
     return limited;
   }
 
   /**
-   * The limits of the memory the variant compiled for `maxPages` imports (the process must
-   * provide one: see {@link importsFor}), or null when it defines its own (or has none).
-   * Valid once {@link compiled} made the variant.
+   * The limits of the memory a process with a memory limit of `maxPages` gives its instance:
+   * the module's initial size, and a maximum of the limit (or the module's own maximum, if
+   * lower). Null when the module defines its memory itself (or has none).
    */
   importedMemory(maxPages: number): MemoryLimits | null {
-    return this.#layouts.get(maxPages)?.memory ?? null;
+    if (!this.#importsMemory) return null;
+    const memory = this.info.memories[0];
+    return {
+      initial: memory.min,
+      maximum: Math.min(maxPages, memory.max ?? MAX_MEMORY32_PAGES, MAX_MEMORY32_PAGES),
+    };
   }
 
   /** The host functions as every process with everything allowed links them. */

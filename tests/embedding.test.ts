@@ -7,7 +7,7 @@
  * Guest: tests/guests/embedding.c (one export per scenario, run as the root).
  */
 import assert from "node:assert/strict";
-import { DEADLOCK_EXIT_CODE, DEADLOCK_REASON, Lunatic } from "../mod.ts";
+import { CaptureSink, DEADLOCK_EXIT_CODE, DEADLOCK_REASON, EMPTY_INPUT, Lunatic } from "../mod.ts";
 import { guestPath, outputLines, runGuest, runRecorded } from "./helpers/run_guest.ts";
 
 const GUEST = guestPath("embedding");
@@ -68,6 +68,20 @@ Deno.test("failure reports go to the embedder's sink; a root's failure is its ou
     reports[0],
     /^Process 2 failed, notifying: 0 links: unreachable\nwasm backtrace:\n +0: +0x[0-9a-f]+ - embedding\.wasm!child_traps\n/,
   );
+});
+
+Deno.test("a failure is reported after the linked process got its LinkDied, not before", async () => {
+  const stdout = new CaptureSink();
+  const seenAtReport: string[] = [];
+  const lunatic = new Lunatic({ failureReports: () => seenAtReport.push(stdout.text()) });
+  const { outcome } = await lunatic.run(GUEST, {
+    entry: "link_died",
+    stdio: { stdin: EMPTY_INPUT, stdout, stderr: new CaptureSink() },
+  });
+  lunatic.runtime.failures.flush();
+  assert.deepEqual(outcome, { kind: "normal" });
+  // The report (with its backtrace) was made once the root had run on LinkDied.
+  assert.deepEqual(seenAtReport, ["LinkDied from child 2, tag 7\n"]);
 });
 
 Deno.test("a cascade of alike failures is reported as three reports and one summary line", async () => {

@@ -4,11 +4,14 @@ import { ByteReader, ByteWriter } from "../runtime/wasm/bytes.ts";
 import { type Limits, parseModule, SectionId } from "../runtime/wasm/module_info.ts";
 import {
   canImportMemory,
+  importMemory,
   limitAndImportMemory,
   limitMemory,
   MEMORY_IMPORT,
   memoryMinimumPages,
+  REMOVE_SECTION,
   rewriteSections,
+  stripDebugSections,
 } from "../runtime/wasm/rewrite.ts";
 
 /** Compiles WAT (names kept); `flags` are wat2wasm's. */
@@ -396,4 +399,69 @@ Deno.test("rewriteSections: a replaced section's size may change its LEB128 leng
   const reparsed = parseModule(rewritten);
   assert.equal(reparsed.moduleName, "m".repeat(200));
   assert.ok(WebAssembly.validate(rewritten));
+});
+
+Deno.test("importMemory: memory 0 is imported with the limits the module declared; each instance's memory sets its own maximum", async () => {
+  const source = (memory: string) => `
+    (module
+      (memory (export "memory") ${memory})
+      (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+      (func (export "size") (result i32) (memory.size)))`;
+  const unbounded = await wat(source("2"));
+  const rewritten = importMemory(unbounded, parseModule(unbounded));
+  assert.deepEqual(parseModule(rewritten).importedMemories, [
+    { min: 2, max: null, shared: false, memory64: false },
+  ]);
+  assert.deepEqual(parseModule(rewritten).memories, []);
+  const compiled = new WebAssembly.Module(rewritten);
+  // One compiled module, two processes with different limits: each memory's maximum holds.
+  for (const maximum of [3, 6]) {
+    const memory = new WebAssembly.Memory({ initial: 2, maximum });
+    const guest = new WebAssembly.Instance(compiled, {
+      [MEMORY_IMPORT.module]: { [MEMORY_IMPORT.name]: memory },
+    }).exports as unknown as Grower;
+    assert.equal(guest.grow(maximum - 2), 2);
+    assert.equal(guest.grow(1), -1);
+    assert.equal(guest.size(), maximum);
+  }
+  // A declared maximum stays in the import: a memory that could grow past it does not link.
+  const bounded = await wat(source("2 5"));
+  const boundedImport = importMemory(bounded, parseModule(bounded));
+  assert.equal(parseModule(boundedImport).importedMemories[0].max, 5);
+  assert.throws(
+    () =>
+      new WebAssembly.Instance(new WebAssembly.Module(boundedImport), {
+        [MEMORY_IMPORT.module]: {
+          [MEMORY_IMPORT.name]: new WebAssembly.Memory({ initial: 2, maximum: 6 }),
+        },
+      }),
+    WebAssembly.LinkError,
+  );
+});
+
+Deno.test("stripDebugSections: DWARF sections go, the code and every other custom section stay byte-for-byte", async () => {
+  const bytes = await wat(`(module (func $f (export "f") (result i32) (i32.const 7)))`);
+  let module: Uint8Array = withCustomSection(bytes, ".debug_info", new Uint8Array(1000).fill(1));
+  module = withCustomSection(module, "producers", Uint8Array.of(0));
+  module = withCustomSection(module, ".debug_line", new Uint8Array(500).fill(2));
+  const info = parseModule(module);
+  const stripped = stripDebugSections(module, info);
+  const kept = parseModule(stripped).sections.filter((s) => s.id === SectionId.custom)
+    .map((s) => s.name);
+  assert.deepEqual(kept, ["name", "producers"]);
+  // Each section: its id, a 2-byte size, the name's length and 11 bytes of name, the payload.
+  assert.equal(stripped.length, module.length - 1000 - 500 - 2 * (1 + 2 + 1 + 11));
+  // Everything before the first removed section is unchanged, offsets included.
+  const firstDebug = info.sections.find((s) => s.name === ".debug_info")!;
+  assert.deepEqual(stripped.subarray(0, firstDebug.start), module.subarray(0, firstDebug.start));
+  assert.equal((instantiate(stripped as Uint8Array<ArrayBuffer>).f as () => number)(), 7);
+  assert.equal(stripDebugSections(bytes, parseModule(bytes)), bytes, "nothing to strip");
+});
+
+Deno.test("rewriteSections: an edit that returns REMOVE_SECTION drops its section", async () => {
+  const bytes = await wat(`(module (memory 1) (func (export "f")))`);
+  const info = parseModule(bytes);
+  const out = rewriteSections(bytes, info, { [SectionId.export]: () => REMOVE_SECTION });
+  assert.ok(WebAssembly.validate(out as Uint8Array<ArrayBuffer>));
+  assert.deepEqual(parseModule(out).exports, []);
 });

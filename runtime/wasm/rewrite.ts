@@ -14,11 +14,18 @@ import {
   type SectionInfo,
 } from "./module_info.ts";
 
+/** What a {@link SectionEdit} returns to drop its section from the output. */
+export const REMOVE_SECTION: unique symbol = Symbol("remove section");
+
 /**
  * New contents for one section, given its current contents (after the size; for custom
- * sections this includes the name). Returning null, or the same array, keeps the section.
+ * sections this includes the name). Returning null, or the same array, keeps the section;
+ * {@link REMOVE_SECTION} drops it.
  */
-export type SectionEdit = (content: Uint8Array, section: SectionInfo) => Uint8Array | null;
+export type SectionEdit = (
+  content: Uint8Array,
+  section: SectionInfo,
+) => Uint8Array | null | typeof REMOVE_SECTION;
 
 /** Edits by section id. An edit for id 0 sees every custom section (check `section.name`). */
 export type SectionEdits = Partial<Record<number, SectionEdit>>;
@@ -78,7 +85,7 @@ export function rewriteSections<Bytes extends Uint8Array>(
     if (replacement === null || replacement === content) continue;
     changed = true;
     flushCopy(section.start);
-    pushSection(section.id, replacement);
+    if (replacement !== REMOVE_SECTION) pushSection(section.id, replacement);
     copyStart = section.end;
   }
   flushCopy(bytes.length);
@@ -94,6 +101,26 @@ export function rewriteSections<Bytes extends Uint8Array>(
     offset += piece.length;
   }
   return output;
+}
+
+/**
+ * The module without its DWARF (custom sections named `.debug_*`), which engines do not use:
+ * in a debug build of a Rust program it is most of the file (25 of 28 MB), and every copy
+ * and compilation of the module would carry it. Returns `bytes` itself when it has none.
+ */
+export function stripDebugSections<Bytes extends Uint8Array>(
+  bytes: Bytes,
+  info: ModuleInfo,
+): Bytes | Uint8Array<ArrayBuffer> {
+  if (!info.sections.some(isDebugSection)) return bytes;
+  return rewriteSections(bytes, info, {
+    [SectionId.custom]: (_, section) => isDebugSection(section) ? REMOVE_SECTION : null,
+  });
+}
+
+function isDebugSection(section: SectionInfo): boolean {
+  return section.id === SectionId.custom && section.name !== undefined &&
+    section.name.startsWith(".debug_");
 }
 
 /** Where {@link limitAndImportMemory} imports the module's memory from. */
@@ -127,12 +154,39 @@ export function limitAndImportMemory<Bytes extends Uint8Array>(
   info: ModuleInfo,
   maxPages: number,
 ): { bytes: Uint8Array<ArrayBuffer>; initial: number; maximum: number } {
-  if (!canImportMemory(info)) {
+  const [first, ...rest] = limitedMemories(info, maxPages);
+  const bytesOut = importFirstMemory(bytes, info, first, rest);
+  return { bytes: bytesOut, initial: first.min, maximum: first.max };
+}
+
+/**
+ * Memory 0 (which must be defined, 32-bit and not shared, with no imported memory) becomes an
+ * import of {@link MEMORY_IMPORT} with the limits the module declared (no maximum if it
+ * declared none), and other memories are left alone: one compiled module then serves
+ * processes with any memory limit, each instance being given a memory whose maximum is its
+ * process's limit. Memory indices do not change.
+ */
+export function importMemory<Bytes extends Uint8Array>(
+  bytes: Bytes,
+  info: ModuleInfo,
+): Uint8Array<ArrayBuffer> {
+  const [first, ...rest] = info.memories;
+  return importFirstMemory(bytes, info, first, rest);
+}
+
+function importFirstMemory<Bytes extends Uint8Array>(
+  bytes: Bytes,
+  info: ModuleInfo,
+  first: Limits | undefined,
+  rest: readonly Limits[],
+): Uint8Array<ArrayBuffer> {
+  if (!canImportMemory(info) || first === undefined) {
     throw new RangeError("the module has no single private 32-bit memory 0 to import");
   }
-  const [first, ...rest] = limitedMemories(info, maxPages);
-  const entry = new ByteWriter(48).name(MEMORY_IMPORT.module).name(MEMORY_IMPORT.name).u8(0x02)
-    .u8(0x01).unsigned(first.min).unsigned(first.max).finish();
+  const writer = new ByteWriter(48).name(MEMORY_IMPORT.module).name(MEMORY_IMPORT.name).u8(0x02);
+  if (first.max === null) writer.u8(0x00).unsigned(first.min);
+  else writer.u8(0x01).unsigned(first.min).unsigned(first.max);
+  const entry = writer.finish();
   const importSection = info.sections.some((s) => s.id === SectionId.import);
   const rewritten = rewriteSections(
     bytes,
@@ -150,7 +204,7 @@ export function limitAndImportMemory<Bytes extends Uint8Array>(
       ? {}
       : { [SectionId.import]: new ByteWriter(entry.length + 1).u32(1).bytes(entry).finish() },
   );
-  return { bytes: rewritten as Uint8Array<ArrayBuffer>, initial: first.min, maximum: first.max };
+  return rewritten as Uint8Array<ArrayBuffer>;
 }
 
 /** Whether {@link limitAndImportMemory} applies: memory 0 is defined, 32-bit and not shared. */
@@ -174,14 +228,15 @@ function limitedMemories(info: ModuleInfo, maxPages: number): (Limits & { max: n
   });
 }
 
-function encodeMemories(memories: readonly (Limits & { max: number })[]): Uint8Array {
+function encodeMemories(memories: readonly Limits[]): Uint8Array {
   const writer = new ByteWriter(4 + memories.length * 12);
   writer.u32(memories.length);
   for (const memory of memories) {
-    // Keep the shared and 64-bit bits; set the has-maximum bit.
-    writer.u8(0x01 | (memory.shared ? 0x02 : 0) | (memory.memory64 ? 0x04 : 0));
+    // Keep the shared and 64-bit bits, and the has-maximum bit when there is one.
+    const hasMax = memory.max !== null;
+    writer.u8((hasMax ? 0x01 : 0) | (memory.shared ? 0x02 : 0) | (memory.memory64 ? 0x04 : 0));
     writer.unsigned(memory.min);
-    writer.unsigned(memory.max);
+    if (hasMax) writer.unsigned(memory.max!);
   }
   return writer.finish();
 }

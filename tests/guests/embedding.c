@@ -85,6 +85,15 @@ LUNATIC_EXPORT("failing_child") void failing_child(void) {
     printf("child %" PRIu64 " died\n", child);
 }
 
+/* A linked child traps; the root, not dying with its links, says when LinkDied arrives. */
+LUNATIC_EXPORT("link_died") void link_died(void) {
+    lunatic_process_die_when_link_dies(0);
+    uint64_t child;
+    if (lunatic_spawn_export(7, "child_traps", NULL, 0, &child) != LUNATIC_OK) exit(2);
+    if (lunatic_message_receive_any(LUNATIC_NO_TIMEOUT) != LUNATIC_RECEIVE_LINK_DIED) exit(3);
+    printf("LinkDied from child %" PRIu64 ", tag %" PRId64 "\n", child, lunatic_message_get_tag());
+}
+
 /* A cascade: 50 children linked to the root wait; the root traps, and each of them dies. */
 LUNATIC_EXPORT("cascade") void cascade(void) {
     for (int i = 0; i < 50; i++) spawn_child("child_waits", 1);

@@ -87,14 +87,17 @@ export function outputLines(stdout: string, prefix = ""): string[] {
   return stdout.split("\n").filter((line) => line !== "" && line.startsWith(prefix));
 }
 
-/** Runs the CLI in a subprocess and returns its exit code and output. */
+/** The V8 settings `deno task run` gives the runtime (deno.json). */
+const V8_FLAGS = "--v8-flags=--wasm-wrapper-tiering-budget=1,--no-wasm-lazy-compilation";
+
+/** Runs the CLI in a subprocess, as `deno task run` does, and returns its exit code and output. */
 export async function runCli(
   args: string[],
   options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const cli = fromFileUrl(new URL("../../cli.ts", import.meta.url));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", cli, ...args],
+    args: ["run", "--allow-all", V8_FLAGS, cli, ...args],
     env: options.env,
     cwd: options.cwd,
     stdin: options.stdin === undefined ? "null" : "piped",
