@@ -6,12 +6,15 @@
  */
 import { parseArgs } from "node:util";
 import {
+  discoverTests,
   exitCodeOf,
   listTests,
   Lunatic,
   LunaticError,
   type ProcessOutcome,
   runTests,
+  selectTests,
+  workerLanes,
 } from "./mod.ts";
 import { parseLevel, setupLogging } from "./runtime/log.ts";
 
@@ -49,6 +52,7 @@ Options:
   --show-output         show the output of successful tests too
   --list --format terse list the tests ("<name>: test") instead of running them
   --test-timeout SECS   fail a test still running after SECS seconds and kill its processes
+  --test-threads N      run N tests at a time, each on a thread of its own (default 1)
   --dir DIR             preopen DIR for the tests (repeatable; "." is always preopened)
   --allow NS            allow only these host namespaces (as for run)
   -h, --help            show this help
@@ -91,6 +95,8 @@ interface TestCommand {
   /** `--list --format terse`. */
   list: boolean;
   timeLimitMs?: number;
+  /** How many tests run at a time, each on a thread of its own. */
+  threads: number;
 }
 
 /** What cargo passes as the runner's test binary (spec §7.1), for this platform's separator. */
@@ -180,6 +186,7 @@ function parseTestCommand(argv: string[]): TestCommand | null {
         list: { type: "boolean" },
         format: { type: "string" },
         "test-timeout": { type: "string" },
+        "test-threads": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -214,8 +221,19 @@ function parseTestCommand(argv: string[]): TestCommand | null {
     }
     timeLimitMs = seconds * 1000;
   }
+  // One at a time unless asked: timing-sensitive tests (a restart expected within 10 ms) pass
+  // reliably only with the machine to themselves (BENCHMARKS.md).
+  let threads = 1;
+  const threadsFlag = values["test-threads"];
+  if (threadsFlag !== undefined) {
+    threads = Number(threadsFlag);
+    if (!/^\d+$/.test(threadsFlag) || threads < 1) {
+      fail(`--test-threads takes a whole number of threads, at least 1 (was ${threadsFlag})`);
+    }
+  }
   return {
     kind: "test",
+    threads,
     path: path!,
     filter,
     args,
@@ -293,7 +311,8 @@ function reportRootFailure(outcome: ProcessOutcome): void {
 
 async function test(command: TestCommand): Promise<number> {
   // Test mode logs only errors unless told otherwise: failing tests are expected (spec §7.1).
-  setupLogging(Deno.env.get("LUNATIC_LOG") ? undefined : "error");
+  const logLevel = Deno.env.get("LUNATIC_LOG") ? undefined : "error";
+  setupLogging(logLevel);
   const lunatic = new Lunatic();
   try {
     const module = await lunatic.load(command.path);
@@ -301,7 +320,11 @@ async function test(command: TestCommand): Promise<number> {
       for (const line of listTests(module, command)) console.log(line);
       return 0;
     }
-    const summary = await runTests(lunatic.runtime, module, command);
+    // Each test gets a thread of its own (the main thread itself when there is one).
+    const tests = selectTests(discoverTests(module.info.exports), command).tests;
+    const threads = Math.min(command.threads, tests.filter((test) => !test.ignored).length);
+    const lanes = threads > 1 ? await workerLanes(threads, module, command, logLevel) : undefined;
+    const summary = await runTests(lunatic.runtime, module, { ...command, lanes });
     lunatic.runtime.failures.flush();
     return summary.exitCode;
   } catch (error) {

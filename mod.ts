@@ -34,6 +34,8 @@ import { LunaticError } from "./runtime/errors.ts";
 import type { HostNamespace } from "./runtime/host_api.ts";
 import { setupLogging } from "./runtime/log.ts";
 import type { LunaticModule } from "./runtime/module.ts";
+import type { TestLane } from "./runtime/test_runner.ts";
+import { type WorkerGuestOptions, WorkerLane } from "./runtime/test_worker_lane.ts";
 import type { EntryArgument, Process, ProcessOutcome } from "./runtime/process.ts";
 import { Runtime } from "./runtime/runtime.ts";
 import { hostStdio, type Stdio } from "./runtime/stdio.ts";
@@ -62,13 +64,17 @@ export {
 } from "./runtime/test_discovery.ts";
 export {
   findPanicMessage,
+  InProcessLane,
   listTests,
   runTests,
+  type TestGuestOptions,
+  type TestLane,
   type TestResult,
   testRootConfig,
   type TestRunOptions,
   type TestRunSummary,
 } from "./runtime/test_runner.ts";
+export { type WorkerGuestOptions, WorkerLane } from "./runtime/test_worker_lane.ts";
 
 /** Every host namespace this runtime provides, in the order they are linked. */
 export const defaultNamespaces: readonly HostNamespace<never>[] = [
@@ -86,6 +92,22 @@ export const defaultNamespaces: readonly HostNamespace<never>[] = [
   sqliteNamespace,
   wasiNamespace,
 ];
+
+/**
+ * `count` test lanes on worker threads, each with a runtime of its own (the default host
+ * namespaces) that has loaded `module`: pass them as `lanes` to {@link runTests} so that tests
+ * run `count` at a time, each on a thread of its own. `logLevel` is the workers' log level.
+ */
+export function workerLanes(
+  count: number,
+  module: LunaticModule,
+  options: WorkerGuestOptions = {},
+  logLevel?: string,
+): Promise<TestLane[]> {
+  const entry = new URL("./test_worker.ts", import.meta.url);
+  const init = { bytes: module.bytes, displayName: module.displayName, options, logLevel };
+  return Promise.all(Array.from({ length: count }, () => WorkerLane.start(entry, init)));
+}
 
 /** Options for a root process. */
 export interface RootOptions {

@@ -11,6 +11,7 @@
  * guests; our overhead over the platform — the target — is measured against the latter.
  */
 import { fileURLToPath } from "node:url";
+import { V8_FLAGS_ARGUMENT } from "../runtime/v8_flags.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const IDLE_MAPS_PER_PROCESS = 4;
@@ -48,12 +49,10 @@ async function medians(key: string, measures: (() => Promise<Result>)[]): Promis
 }
 
 /**
- * The V8 settings the runtime is run with (`deno task run`, the compiled binary): import
- * calls through compiled wrappers from the first call, every function compiled when the module
- * is loaded (see README). The bare-V8 baselines get
+ * The V8 settings the runtime is run with (runtime/v8_flags.ts). The bare-V8 baselines get
  * them too, so that their ratios measure the runtime, not a flag.
  */
-const V8_FLAGS = "--v8-flags=--wasm-wrapper-tiering-budget=1,--no-wasm-lazy-compilation";
+const V8_FLAGS = V8_FLAGS_ARGUMENT;
 
 async function ours(side: "lunatic" | "bare-v8", workload: string, ...numbers: number[]) {
   const text = await run(Deno.execPath(), [

@@ -2,10 +2,14 @@
  * Test mode (spec §7.3): runs the `#[lunatic::test]` functions of a module the way `lunatic`
  * does as cargo's test runner, and reports them in libtest's format.
  *
- * Every test runs at once, concurrently with the others, as the root process (PID 1) of its
- * own fresh environment (ID 0) with its own registry. Its stdout and stderr go into one
- * captured stream; each process it spawns gets another stream in the same capture set. A
- * test's result is decided when its root process ends, from how it ended and, for
+ * Tests run in lanes, as libtest runs them on threads: each lane runs one test at a time, and
+ * the lanes take the tests in export order. A lane is this thread ({@link InProcessLane}) or a
+ * worker thread with a runtime of its own (runtime/test_worker_lane.ts), so that a test has a
+ * whole thread to itself: lunatic-rs's tests expect a restart or a reply within milliseconds,
+ * which tests sharing one thread cannot promise each other. Each test is the root process
+ * (PID 1) of its own fresh environment (ID 0) with its own registry. Its stdout and stderr go
+ * into one captured stream; each process it spawns gets another stream in the same capture
+ * set. A test's result is decided when its root process ends, from how it ended and, for
  * `#[should_panic]` tests, from the panic message Rust printed into the root's stream.
  */
 import { ProcessConfig } from "./config.ts";
@@ -22,8 +26,8 @@ import {
   type TestSelection,
 } from "./test_discovery.ts";
 
-/** How to run the tests: which ones, what the guests get, how to report. */
-export interface TestRunOptions extends TestSelection {
+/** What a test's guests get and where its output goes: what every lane needs to know. */
+export interface TestGuestOptions {
   /** The guests' argv (test mode gives no argv[0]). */
   args?: string[];
   /** Environment variables; defaults to the host's whole environment. */
@@ -36,16 +40,33 @@ export interface TestRunOptions extends TestSelection {
   maxMemory?: bigint;
   /** `--nocapture`: echo the tests' output to the report as it is written. */
   nocapture?: boolean;
-  /** `--show-output`: print the output of successful tests too. */
-  showOutput?: boolean;
   /** Fail a test that has not ended after this many milliseconds and kill its processes. */
   timeLimitMs?: number;
-  /** Colour ok/FAILED/ignored. Default: when the report goes to a terminal stdout. */
-  colour?: boolean;
-  /** Where the report goes; default the host's stdout. */
+  /** Where the report (and under `nocapture`, the tests' output) goes; default host stdout. */
   report?: OutputSink;
   /** The tests' stdin; default the host's. */
   stdin?: InputSource;
+}
+
+/** How to run the tests: which ones, what the guests get, where they run, how to report. */
+export interface TestRunOptions extends TestSelection, TestGuestOptions {
+  /** `--show-output`: print the output of successful tests too. */
+  showOutput?: boolean;
+  /** Colour ok/FAILED/ignored. Default: when the report goes to a terminal stdout. */
+  colour?: boolean;
+  /**
+   * Where the tests run: lanes that each run one test at a time. Default: one lane on this
+   * thread, in `runtime`. The lanes are closed when the run ends.
+   */
+  lanes?: TestLane[];
+}
+
+/** Runs tests one at a time (see the module's comment). */
+export interface TestLane {
+  /** Runs `test` and resolves with its result once its root process has ended. */
+  run(test: TestFunction): Promise<TestResult>;
+  /** Ends every process the lane's tests left running, and the lane. */
+  close(): void;
 }
 
 /** How one test ended, as the report shows it. */
@@ -79,7 +100,7 @@ const NOTE_DEADLOCK = "note: deadlock: every process of this test is blocked and
   "can wake one; its processes were killed\n";
 
 /** The root config lunatic gives every test (spec §4.1): argv without argv[0]. */
-export function testRootConfig(options: TestRunOptions = {}): ProcessConfig {
+export function testRootConfig(options: TestGuestOptions = {}): ProcessConfig {
   return new ProcessConfig({
     canCompileModules: true,
     canCreateConfigs: true,
@@ -126,31 +147,58 @@ export async function runTests(
     }
   }
 
-  const config = testRootConfig(options);
-  const running: RunningTest[] = [];
-  // When every process of every unfinished test is blocked and nothing can wake one, the
-  // event loop empties: fail those tests rather than let Deno exit mid-report.
-  const onDeadlock = (event: Event) => {
-    const aborted = running.filter((test) => !test.ended && test.abort(NOTE_DEADLOCK));
-    // Keep running while the kills unwind; never spin on tests that were aborted already.
-    if (aborted.length > 0) event.preventDefault();
-  };
-  globalThis.addEventListener("beforeunload", onDeadlock);
+  const lanes = options.lanes ?? [new InProcessLane(runtime, module, options)];
+  const queue = tests.filter((test) => !test.ignored);
   try {
-    for (const test of tests) {
-      if (test.ignored) continue;
-      running.push(new RunningTest(runtime, module, config, test, options));
-    }
-    await Promise.all(running.map(async (test) => record(await test.result())));
+    await Promise.all(lanes.map(async (lane) => {
+      for (let test = queue.shift(); test !== undefined; test = queue.shift()) {
+        record(await lane.run(test));
+      }
+    }));
   } finally {
-    globalThis.removeEventListener("beforeunload", onDeadlock);
     // lunatic exits when the report is done, ending every process the tests left running.
-    for (const test of running) test.killAll("the test run ended");
+    for (const lane of lanes) lane.close();
   }
 
   const summary = summarise(results, filteredOut);
   report.summary(summary, options.showOutput ?? false, performance.now() - started);
   return summary;
+}
+
+/** A lane on this thread: its tests run in `runtime`. */
+export class InProcessLane implements TestLane {
+  readonly #config: ProcessConfig;
+  readonly #running = new Set<RunningTest>();
+
+  constructor(
+    readonly runtime: Runtime,
+    readonly module: LunaticModule,
+    readonly options: TestGuestOptions,
+  ) {
+    this.#config = testRootConfig(options);
+  }
+
+  async run(test: TestFunction): Promise<TestResult> {
+    const running = new RunningTest(this.runtime, this.module, this.#config, test, this.options);
+    this.#running.add(running);
+    // When every process of the test is blocked on something the runtime cannot see (so its
+    // deadlock detection did not end it) the event loop empties: fail the test rather than
+    // let Deno exit mid-report.
+    const onEmptyLoop = (event: Event) => {
+      if (running.abort(NOTE_DEADLOCK)) event.preventDefault();
+    };
+    globalThis.addEventListener("beforeunload", onEmptyLoop);
+    try {
+      return await running.result();
+    } finally {
+      globalThis.removeEventListener("beforeunload", onEmptyLoop);
+    }
+  }
+
+  close(): void {
+    for (const test of this.#running) test.killAll("the test run ended");
+    this.#running.clear();
+  }
 }
 
 function summarise(results: TestResult[], filteredOut: number): TestRunSummary {
@@ -183,7 +231,7 @@ class RunningTest {
     module: LunaticModule,
     config: ProcessConfig,
     test: TestFunction,
-    options: TestRunOptions,
+    options: TestGuestOptions,
   ) {
     this.#test = test;
     this.#nocapture = options.nocapture ?? false;

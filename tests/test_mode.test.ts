@@ -109,13 +109,8 @@ Deno.test("--list --format terse prints every test in export order and runs noth
   );
 });
 
-Deno.test("a full run: every outcome rule, captured output and libtest's report", async () => {
-  const result = await test([]);
-  assert.equal(result.code, 1);
-  assert.equal(result.stderr, "");
-  assertReport(
-    result.stdout,
-    `
+/** The report of a run of the whole suite (every outcome rule and captured output). */
+const FULL_REPORT = () => `
 running ${TESTS} tests
 test mycrate::tests::ignored ... ignored
 test mycrate::tests::ignored_should_panic ... ignored
@@ -184,8 +179,20 @@ failures:
     mycrate::tests::should_panic_trap_without_message
     mycrate::tests::spawns_child
     mycrate::tests::blocked_in_receive
-${resultLine("FAILED", "5 passed; 8 failed; 2 ignored; 0 measured; 0 filtered out")}`,
-  );
+${resultLine("FAILED", "5 passed; 8 failed; 2 ignored; 0 measured; 0 filtered out")}`;
+
+Deno.test("a full run: every outcome rule, captured output and libtest's report", async () => {
+  const result = await test([]);
+  assert.equal(result.code, 1);
+  assert.equal(result.stderr, "");
+  assertReport(result.stdout, FULL_REPORT());
+});
+
+Deno.test("--test-threads 3: the tests run on worker threads, with the same report", async () => {
+  const result = await test(["--test-threads", "3"]);
+  assert.equal(result.code, 1);
+  assert.equal(result.stderr, "");
+  assertReport(result.stdout, FULL_REPORT());
 });
 
 Deno.test("a passing run exits 0; no colours when stdout is not a terminal", async () => {
@@ -448,7 +455,8 @@ Deno.test("usage errors exit 2 with the test usage line", async () => {
   for (
     const args of [
       ["test"],
-      ["test", SUITE, "--test-threads=1"],
+      ["test", SUITE, "--test-threads=0"],
+      ["test", SUITE, "--test-threads", "two"],
       ["test", SUITE, "-q"],
       ["test", SUITE, "--list"],
       ["test", SUITE, "--format", "terse"],

@@ -4,6 +4,7 @@
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { BufferInput, CaptureSink, EMPTY_INPUT, Lunatic, type RootOptions } from "../../mod.ts";
 import type { ProcessOutcome } from "../../runtime/process.ts";
+import { V8_FLAGS_ARGUMENT } from "../../runtime/v8_flags.ts";
 
 /** Absolute path of a built test guest: `tests/guests/build/<name>.wasm`. */
 export function guestPath(name: string): string {
@@ -87,9 +88,6 @@ export function outputLines(stdout: string, prefix = ""): string[] {
   return stdout.split("\n").filter((line) => line !== "" && line.startsWith(prefix));
 }
 
-/** The V8 settings `deno task run` gives the runtime (deno.json). */
-const V8_FLAGS = "--v8-flags=--wasm-wrapper-tiering-budget=1,--no-wasm-lazy-compilation";
-
 /** Runs the CLI in a subprocess, as `deno task run` does, and returns its exit code and output. */
 export async function runCli(
   args: string[],
@@ -97,7 +95,7 @@ export async function runCli(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const cli = fromFileUrl(new URL("../../cli.ts", import.meta.url));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", V8_FLAGS, cli, ...args],
+    args: ["run", "--allow-all", V8_FLAGS_ARGUMENT, cli, ...args],
     env: options.env,
     cwd: options.cwd,
     stdin: options.stdin === undefined ? "null" : "piped",
