@@ -32,6 +32,7 @@ import {
   YIELD_IMPORT,
 } from "./wasm/instrument.ts";
 import { Suspending } from "./jspi.ts";
+import { type ImportCallKind, warmImportWrappers } from "./wasm/import_wrappers.ts";
 
 /** What the instance of a process needs of it: its config, and its fuel slices. */
 export interface HostedProcess extends HostContext {
@@ -279,11 +280,27 @@ export class LunaticModule {
         const compiled = await WebAssembly.compile(shared.bytes);
         shared.compiled ??= compiled;
       }
-      return;
+    } else if (!this.#variants.has(maxPages)) {
+      const compiled = await WebAssembly.compile(this.#limited(maxPages));
+      if (!this.#variants.has(maxPages)) this.#variants.set(maxPages, compiled);
     }
-    if (this.#variants.has(maxPages)) return;
-    const compiled = await WebAssembly.compile(this.#limited(maxPages));
-    if (!this.#variants.has(maxPages)) this.#variants.set(maxPages, compiled);
+    await warmImportWrappers(this.#importCallKinds());
+  }
+
+  /** How the compiled module calls its imports: each signature, and whether it suspends. */
+  #importCallKinds(): ImportCallKind[] {
+    const suspending = new Map<string, boolean>();
+    for (const { module, name, hostFunction } of this.imports) {
+      suspending.set(`${module}::${name}`, hostFunction.suspending ?? false);
+    }
+    suspending.set(`${YIELD_IMPORT.module}::${YIELD_IMPORT.name}`, true);
+    const kinds: ImportCallKind[] = [];
+    for (const entry of this.#instrumented().info.imports) {
+      if (entry.kind !== "func" || entry.type === undefined) continue;
+      const where = `${entry.module}::${entry.name}`;
+      kinds.push({ type: entry.type, suspending: suspending.get(where) ?? false });
+    }
+    return kinds;
   }
 
   /** The instrumented module with every memory's maximum set to at most `maxPages`. */
