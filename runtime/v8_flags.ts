@@ -14,11 +14,17 @@
  *   spawns and messages die there instead of filling the old generation, whose collections
  *   pause every process for 3–9 ms (a timing-sensitive supervisor test failed 11 of 30 runs
  *   with the default, 3 of 30 with this; it costs ~30 MB of memory).
+ * - `--no-wasm-inlining`: without speculative inlining, an instance needs no feedback array of
+ *   its own (68 of the 175 KB of V8 heap each instance of a lunatic-rs debug build takes), and
+ *   the optimizing compiler's background jobs are smaller; the supervisor tests' failures went
+ *   from ~24 in 90 runs to 3 in 110. It costs compute: 10–35% on code that calls through
+ *   function pointers (bench:overhead's sort kernel), like a wasmtime without inlining.
  */
 export const V8_FLAGS = [
   "--wasm-wrapper-tiering-budget=1",
   "--no-wasm-lazy-compilation",
   "--min-semi-space-size=32",
+  "--no-wasm-inlining",
 ] as const;
 
 /** The flags as one `deno` argument. */
