@@ -23,6 +23,7 @@
  *       lunatic_error_take_string                      read and drop an error
  *       lunatic_message_receive_any / _receive_tag     receive without / with one tag
  *       lunatic_message_write_u64 / _read_u64 / _read_exact
+ *       lunatic_tcp_bind_ipv4, lunatic_tcp_listener_port, lunatic_tcp_write_all
  *   Constants are LUNATIC_*, and LUNATIC_EXPORT(name) exports a C function under `name`.
  *
  * MODEL (see spec/lunatic-abi.md sections 1-3)
@@ -172,6 +173,167 @@ int32_t lunatic_version_minor(void);
 LUNATIC_IMPORT("lunatic::version", "patch")
 int32_t lunatic_version_patch(void);
 
+/* ---- lunatic::networking --------------------------------------------------------------- */
+
+/* Socket addresses go in as (addr_type, addr_ptr, port, flow_info, scope_id): addr_type 4 reads
+ * 4 octets at addr_ptr, 6 reads 16; only the low 16 bits of port count; flow_info and
+ * scope_id are for IPv6. Listeners, streams, sockets and DNS iterators are per-process IDs.
+ * Fallible calls return LUNATIC_OK with the new ID (or a count) at *id, LUNATIC_ERROR with an
+ * error ID there, or LUNATIC_TIMEOUT (nothing written). */
+#define LUNATIC_NET_ADDR_IPV4 4
+#define LUNATIC_NET_ADDR_IPV6 6
+
+/* Resolves "host:port" (a name or an IP literal; IPv6 in brackets) into a DNS iterator. */
+LUNATIC_IMPORT("lunatic::networking", "resolve")
+int32_t lunatic_networking_resolve(const char *name, uint32_t name_len, uint64_t timeout_ms,
+                                   uint64_t *id);
+/* The next address: LUNATIC_OK, or 1 when there is none left. addr must hold 16 bytes. */
+LUNATIC_IMPORT("lunatic::networking", "resolve_next")
+int32_t lunatic_networking_resolve_next(uint64_t dns_iter, uint32_t *addr_type, uint8_t *addr,
+                                        uint16_t *port, uint32_t *flow_info, uint32_t *scope_id);
+LUNATIC_IMPORT("lunatic::networking", "drop_dns_iterator")
+void lunatic_networking_drop_dns_iterator(uint64_t dns_iter);
+
+LUNATIC_IMPORT("lunatic::networking", "tcp_bind")
+int32_t lunatic_networking_tcp_bind(uint32_t addr_type, const uint8_t *addr, uint32_t port,
+                                    uint32_t flow_info, uint32_t scope_id, uint64_t *id);
+LUNATIC_IMPORT("lunatic::networking", "drop_tcp_listener")
+void lunatic_networking_drop_tcp_listener(uint64_t listener);
+/* The listener's address, as a one-address DNS iterator. */
+LUNATIC_IMPORT("lunatic::networking", "tcp_local_addr")
+int32_t lunatic_networking_tcp_local_addr(uint64_t listener, uint64_t *dns_iter);
+/* Waits for a connection: its stream at *id, its peer as a DNS iterator at *peer_iter. */
+LUNATIC_IMPORT("lunatic::networking", "tcp_accept")
+int32_t lunatic_networking_tcp_accept(uint64_t listener, uint64_t *id, uint64_t *peer_iter);
+LUNATIC_IMPORT("lunatic::networking", "tcp_connect")
+int32_t lunatic_networking_tcp_connect(uint32_t addr_type, const uint8_t *addr, uint32_t port,
+                                       uint32_t flow_info, uint32_t scope_id,
+                                       uint64_t timeout_ms, uint64_t *id);
+LUNATIC_IMPORT("lunatic::networking", "tcp_peer_addr")
+int32_t lunatic_networking_tcp_peer_addr(uint64_t stream, uint64_t *dns_iter);
+/* The socket closes when its last handle (in any process) is dropped. */
+LUNATIC_IMPORT("lunatic::networking", "drop_tcp_stream")
+void lunatic_networking_drop_tcp_stream(uint64_t stream);
+LUNATIC_IMPORT("lunatic::networking", "clone_tcp_stream")
+uint64_t lunatic_networking_clone_tcp_stream(uint64_t stream);
+/* One write of `count` {ptr, len} pieces (it may write less): the byte count at *written. */
+LUNATIC_IMPORT("lunatic::networking", "tcp_write_vectored")
+int32_t lunatic_networking_tcp_write_vectored(uint64_t stream, const uint32_t *iovecs,
+                                              uint32_t count, uint64_t *written);
+/* One read: the byte count at *read, 0 at the end of the stream. */
+LUNATIC_IMPORT("lunatic::networking", "tcp_read")
+int32_t lunatic_networking_tcp_read(uint64_t stream, uint8_t *buf, uint32_t len, uint64_t *read);
+/* Like tcp_read, but the bytes stay to be read again. */
+LUNATIC_IMPORT("lunatic::networking", "tcp_peek")
+int32_t lunatic_networking_tcp_peek(uint64_t stream, uint8_t *buf, uint32_t len, uint64_t *read);
+LUNATIC_IMPORT("lunatic::networking", "tcp_flush")
+int32_t lunatic_networking_tcp_flush(uint64_t stream, uint64_t *error);
+/* Timeouts in ms, shared by every handle to the stream; UINT64_MAX: none. */
+LUNATIC_IMPORT("lunatic::networking", "set_read_timeout")
+void lunatic_networking_set_read_timeout(uint64_t stream, uint64_t ms);
+LUNATIC_IMPORT("lunatic::networking", "get_read_timeout")
+uint64_t lunatic_networking_get_read_timeout(uint64_t stream);
+LUNATIC_IMPORT("lunatic::networking", "set_write_timeout")
+void lunatic_networking_set_write_timeout(uint64_t stream, uint64_t ms);
+LUNATIC_IMPORT("lunatic::networking", "get_write_timeout")
+uint64_t lunatic_networking_get_write_timeout(uint64_t stream);
+LUNATIC_IMPORT("lunatic::networking", "set_peek_timeout")
+void lunatic_networking_set_peek_timeout(uint64_t stream, uint64_t ms);
+LUNATIC_IMPORT("lunatic::networking", "get_peek_timeout")
+uint64_t lunatic_networking_get_peek_timeout(uint64_t stream);
+
+/* TLS: a PEM certificate and a PEM PKCS#8 key, exactly one of each. */
+LUNATIC_IMPORT("lunatic::networking", "tls_bind")
+int32_t lunatic_networking_tls_bind(uint32_t addr_type, const uint8_t *addr, uint32_t port,
+                                    uint32_t flow_info, uint32_t scope_id, uint64_t *id,
+                                    const char *cert, uint32_t cert_len, const char *key,
+                                    uint32_t key_len);
+LUNATIC_IMPORT("lunatic::networking", "drop_tls_listener")
+void lunatic_networking_drop_tls_listener(uint64_t listener);
+LUNATIC_IMPORT("lunatic::networking", "tls_local_addr")
+int32_t lunatic_networking_tls_local_addr(uint64_t listener, uint64_t *dns_iter);
+LUNATIC_IMPORT("lunatic::networking", "tls_accept")
+int32_t lunatic_networking_tls_accept(uint64_t listener, uint64_t *id, uint64_t *peer_iter);
+/* Connects to host:port and checks its certificate for `host`, against the usual roots, or
+ * against `count` extra CA certificates given as {ptr, len} PEM entries. */
+LUNATIC_IMPORT("lunatic::networking", "tls_connect")
+int32_t lunatic_networking_tls_connect(const char *host, uint32_t host_len, uint32_t port,
+                                       uint64_t timeout_ms, uint64_t *id,
+                                       const uint32_t *certs, uint32_t count);
+LUNATIC_IMPORT("lunatic::networking", "drop_tls_stream")
+void lunatic_networking_drop_tls_stream(uint64_t stream);
+LUNATIC_IMPORT("lunatic::networking", "clone_tls_stream")
+uint64_t lunatic_networking_clone_tls_stream(uint64_t stream);
+LUNATIC_IMPORT("lunatic::networking", "tls_write_vectored")
+int32_t lunatic_networking_tls_write_vectored(uint64_t stream, const uint32_t *iovecs,
+                                              uint32_t count, uint64_t *written);
+LUNATIC_IMPORT("lunatic::networking", "tls_read")
+int32_t lunatic_networking_tls_read(uint64_t stream, uint8_t *buf, uint32_t len, uint64_t *read);
+LUNATIC_IMPORT("lunatic::networking", "tls_flush")
+int32_t lunatic_networking_tls_flush(uint64_t stream, uint64_t *error);
+LUNATIC_IMPORT("lunatic::networking", "set_tls_read_timeout")
+void lunatic_networking_set_tls_read_timeout(uint64_t stream, uint64_t ms);
+LUNATIC_IMPORT("lunatic::networking", "get_tls_read_timeout")
+uint64_t lunatic_networking_get_tls_read_timeout(uint64_t stream);
+LUNATIC_IMPORT("lunatic::networking", "set_tls_write_timeout")
+void lunatic_networking_set_tls_write_timeout(uint64_t stream, uint64_t ms);
+LUNATIC_IMPORT("lunatic::networking", "get_tls_write_timeout")
+uint64_t lunatic_networking_get_tls_write_timeout(uint64_t stream);
+
+LUNATIC_IMPORT("lunatic::networking", "udp_bind")
+int32_t lunatic_networking_udp_bind(uint32_t addr_type, const uint8_t *addr, uint32_t port,
+                                    uint32_t flow_info, uint32_t scope_id, uint64_t *id);
+LUNATIC_IMPORT("lunatic::networking", "drop_udp_socket")
+void lunatic_networking_drop_udp_socket(uint64_t socket);
+LUNATIC_IMPORT("lunatic::networking", "clone_udp_socket")
+uint64_t lunatic_networking_clone_udp_socket(uint64_t socket);
+LUNATIC_IMPORT("lunatic::networking", "udp_local_addr")
+int32_t lunatic_networking_udp_local_addr(uint64_t socket, uint64_t *dns_iter);
+/* LUNATIC_OK, 1 (not connected) or 2 (another error), with an error ID at *dns_iter. */
+LUNATIC_IMPORT("lunatic::networking", "udp_peer_addr")
+int32_t lunatic_networking_udp_peer_addr(uint64_t socket, uint64_t *dns_iter);
+LUNATIC_IMPORT("lunatic::networking", "udp_connect")
+int32_t lunatic_networking_udp_connect(uint64_t socket, uint32_t addr_type, const uint8_t *addr,
+                                       uint32_t port, uint32_t flow_info, uint32_t scope_id,
+                                       uint64_t timeout_ms, uint64_t *result);
+LUNATIC_IMPORT("lunatic::networking", "udp_send")
+int32_t lunatic_networking_udp_send(uint64_t socket, const uint8_t *buf, uint32_t len,
+                                    uint64_t *sent);
+LUNATIC_IMPORT("lunatic::networking", "udp_send_to")
+int32_t lunatic_networking_udp_send_to(uint64_t socket, const uint8_t *buf, uint32_t len,
+                                       uint32_t addr_type, const uint8_t *addr, uint32_t port,
+                                       uint32_t flow_info, uint32_t scope_id, uint64_t *sent);
+/* Waits for a datagram (cut to len): its size at *received. */
+LUNATIC_IMPORT("lunatic::networking", "udp_receive")
+int32_t lunatic_networking_udp_receive(uint64_t socket, uint8_t *buf, uint32_t len,
+                                       uint64_t *received);
+LUNATIC_IMPORT("lunatic::networking", "udp_receive_from")
+int32_t lunatic_networking_udp_receive_from(uint64_t socket, uint8_t *buf, uint32_t len,
+                                            uint64_t *received, uint64_t *from_iter);
+LUNATIC_IMPORT("lunatic::networking", "set_udp_socket_broadcast")
+void lunatic_networking_set_udp_socket_broadcast(uint64_t socket, int32_t on);
+LUNATIC_IMPORT("lunatic::networking", "get_udp_socket_broadcast")
+int32_t lunatic_networking_get_udp_socket_broadcast(uint64_t socket);
+LUNATIC_IMPORT("lunatic::networking", "set_udp_socket_ttl")
+void lunatic_networking_set_udp_socket_ttl(uint64_t socket, uint32_t ttl);
+LUNATIC_IMPORT("lunatic::networking", "get_udp_socket_ttl")
+uint32_t lunatic_networking_get_udp_socket_ttl(uint64_t socket);
+
+/* Sockets in messages: push moves the handle into the message being built and returns its
+ * index; take moves the handle at that index of the received message into this process. */
+LUNATIC_IMPORT("lunatic::message", "push_tcp_stream")
+uint64_t lunatic_message_push_tcp_stream(uint64_t stream);
+LUNATIC_IMPORT("lunatic::message", "take_tcp_stream")
+uint64_t lunatic_message_take_tcp_stream(uint64_t index);
+LUNATIC_IMPORT("lunatic::message", "push_tls_stream")
+uint64_t lunatic_message_push_tls_stream(uint64_t stream);
+LUNATIC_IMPORT("lunatic::message", "take_tls_stream")
+uint64_t lunatic_message_take_tls_stream(uint64_t index);
+LUNATIC_IMPORT("lunatic::message", "push_udp_socket")
+uint64_t lunatic_message_push_udp_socket(uint64_t socket);
+LUNATIC_IMPORT("lunatic::message", "take_udp_socket")
+uint64_t lunatic_message_take_udp_socket(uint64_t index);
+
 /* ---- Helpers --------------------------------------------------------------------------- */
 
 /* [helper] Writes one 17-byte parameter record at `out` and returns the byte after it.
@@ -272,6 +434,46 @@ static inline int lunatic_message_read_u64(uint64_t *value) {
     }
     *value = v;
     return 1;
+}
+
+/* [helper] Writes all of `data` to a TCP stream (looping over partial writes). Returns
+ * LUNATIC_OK, or what the failing write returned (an error ID at *error for LUNATIC_ERROR). */
+static inline int32_t lunatic_tcp_write_all(uint64_t stream, const void *data, uint32_t len,
+                                            uint64_t *error) {
+    const uint8_t *at = (const uint8_t *)data;
+    while (len > 0) {
+        uint32_t iov[2] = {(uint32_t)(uintptr_t)at, len};
+        uint64_t written = 0;
+        int32_t status = lunatic_networking_tcp_write_vectored(stream, iov, 1, &written);
+        if (status != LUNATIC_OK) {
+            *error = written;
+            return status;
+        }
+        at += written;
+        len -= (uint32_t)written;
+    }
+    return LUNATIC_OK;
+}
+
+/* [helper] Binds a TCP listener on IPv4 `a.b.c.d:port` (port 0: any free port). */
+static inline int32_t lunatic_tcp_bind_ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d,
+                                            uint16_t port, uint64_t *id) {
+    uint8_t addr[4] = {a, b, c, d};
+    return lunatic_networking_tcp_bind(LUNATIC_NET_ADDR_IPV4, addr, port, 0, 0, id);
+}
+
+/* [helper] The port of a listener's address (0 if it cannot be read). */
+static inline uint16_t lunatic_tcp_listener_port(uint64_t listener) {
+    uint64_t iter;
+    if (lunatic_networking_tcp_local_addr(listener, &iter) != LUNATIC_OK) {
+        return 0;
+    }
+    uint32_t type, flow, scope;
+    uint8_t addr[16];
+    uint16_t port = 0;
+    lunatic_networking_resolve_next(iter, &type, addr, &port, &flow, &scope);
+    lunatic_networking_drop_dns_iterator(iter);
+    return port;
 }
 
 #endif /* LUNATIC_H */

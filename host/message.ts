@@ -7,7 +7,13 @@ import { DataMessage, type Message, receiveStatus, TIMEOUT } from "../runtime/me
 import type { LunaticModule } from "../runtime/module.ts";
 import type { Process } from "../runtime/process.ts";
 import { guestTimeout } from "../runtime/timers.ts";
-import { notSupported } from "./not_supported.ts";
+import {
+  addHandle,
+  handleForMessage,
+  type OpenSocket,
+  type Shared,
+  type SocketKind,
+} from "./networking/resources.ts";
 
 /** The data message in the scratch slot, or a trap naming what is there instead. */
 export function scratchData(process: Process): DataMessage {
@@ -84,18 +90,35 @@ export function takeResource(process: Process, index: bigint, kind: string): unk
   return resource.value;
 }
 
+/**
+ * `push_tcp_stream` and its kin (spec §3.4): moves the socket handle out of the caller's table
+ * into the message; it is released if the message is dropped before anyone takes it.
+ */
+function pushSocket(kind: SocketKind) {
+  return hostFn(["i64"], ["i64"], (id: bigint, p: Process) => {
+    const message = scratchData(p);
+    const index = message.pushResource(handleForMessage(p, kind, id));
+    p.scratchGainedResource();
+    return BigInt(index);
+  });
+}
+
+/** `take_tcp_stream` and its kin: moves the handle into the caller's table under a new ID. */
+function takeSocket(kind: SocketKind) {
+  return hostFn(["i64"], ["i64"], (index: bigint, p: Process) => {
+    return addHandle(p, kind, takeResource(p, index, kind) as Shared<OpenSocket>);
+  });
+}
+
 export const messageNamespace: HostNamespace<Process> = {
   module: "lunatic::message",
   functions: {
-    // Socket resources arrive with the networking issue.
-    ...notSupported("lunatic::message", {
-      push_tcp_stream: "i64 -> i64",
-      take_tcp_stream: "i64 -> i64",
-      push_tls_stream: "i64 -> i64",
-      take_tls_stream: "i64 -> i64",
-      push_udp_socket: "i64 -> i64",
-      take_udp_socket: "i64 -> i64",
-    }),
+    push_tcp_stream: pushSocket("tcp_stream"),
+    take_tcp_stream: takeSocket("tcp_stream"),
+    push_tls_stream: pushSocket("tls_stream"),
+    take_tls_stream: takeSocket("tls_stream"),
+    push_udp_socket: pushSocket("udp_socket"),
+    take_udp_socket: takeSocket("udp_socket"),
     create_data: hostFn(["i64", "i64"], [], (tag: bigint, capacity: bigint, p: Process) => {
       // One conversion instead of BigInt comparisons: a negative or huge hint is ignored.
       const requested = Number(capacity);

@@ -99,10 +99,6 @@ Deno.test("a module importing every lunatic-rs host function instantiates and ru
 
 Deno.test("calling a host function that is linked but not implemented fails with `not supported yet: <module>::<function>`", async () => {
   const stubs = [
-    ["stub_tcp_bind", "lunatic::networking::tcp_bind"],
-    ["stub_resolve", "lunatic::networking::resolve"],
-    ["stub_tls_connect", "lunatic::networking::tls_connect"],
-    ["stub_udp_bind", "lunatic::networking::udp_bind"],
     ["stub_sqlite_open", "lunatic::sqlite::open"],
     ["stub_sqlite_execute", "lunatic::sqlite::execute"],
   ];

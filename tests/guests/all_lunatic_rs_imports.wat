@@ -239,31 +239,6 @@
 
   ;; ---- Stubs: each prints a line, then calls one host function that is not implemented.
 
-  (func (export "stub_tcp_bind")
-    (call $say (i32.const 0x1140))
-    (drop (call $lunatic::networking::tcp_bind
-      (i32.const 4) (i32.const 0x1200) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0x200)))
-    (call $say (i32.const 0x1160)))
-
-  (func (export "stub_resolve")
-    (call $say (i32.const 0x1140))
-    (drop (call $lunatic::networking::resolve
-      (i32.const 0x1220) (i32.const 12) (i64.const -1) (i32.const 0x200)))
-    (call $say (i32.const 0x1160)))
-
-  (func (export "stub_tls_connect")
-    (call $say (i32.const 0x1140))
-    (drop (call $lunatic::networking::tls_connect
-      (i32.const 0x1220) (i32.const 9) (i32.const 443) (i64.const -1) (i32.const 0x200)
-      (i32.const 0) (i32.const 0)))
-    (call $say (i32.const 0x1160)))
-
-  (func (export "stub_udp_bind")
-    (call $say (i32.const 0x1140))
-    (drop (call $lunatic::networking::udp_bind
-      (i32.const 4) (i32.const 0x1200) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0x200)))
-    (call $say (i32.const 0x1160)))
-
   (func (export "stub_sqlite_open")
     (call $say (i32.const 0x1140))
     (drop (call $lunatic::sqlite::open (i32.const 0x1240) (i32.const 9) (i32.const 0)))
