@@ -15,7 +15,7 @@ import { hostFn, type HostFunction, suspendingFn } from "../../runtime/host_api.
 import { TIMEOUT } from "../../runtime/message.ts";
 import type { Process } from "../../runtime/process.ts";
 import { fromHostPort, ipText, readSocketAddress, type SocketAddress } from "./addresses.ts";
-import { isUnwinding, reportError, TIMED_OUT, withDeadline } from "./io.ts";
+import { ioErrorText, isUnwinding, reportError, TIMED_OUT, withDeadline } from "./io.ts";
 import {
   addHandle,
   addressIterator,
@@ -166,7 +166,7 @@ function orTrap(what: string, call: () => void): void {
   try {
     call();
   } catch (error) {
-    trap(`${what}: ${error instanceof Error ? error.message : error}`);
+    trap(`${what}: ${ioErrorText(error)}`);
   }
 }
 
