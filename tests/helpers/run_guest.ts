@@ -115,3 +115,51 @@ export async function runCli(
     stderr: decoder.decode(output.stderr),
   };
 }
+
+/** A CLI subprocess serving on loopback: the port it printed, and how to stop it. */
+export interface CliServer {
+  port: number;
+  /** Kills the server and returns what it wrote to stderr. */
+  stop(): Promise<string>;
+}
+
+/**
+ * Starts the CLI with `args` and waits for its stdout to match `listening` (whose first group is
+ * the port), as a user would wait for a server to say where it listens.
+ */
+export async function startCliServer(args: string[], listening: RegExp): Promise<CliServer> {
+  const cli = fromFileUrl(new URL("../../cli.ts", import.meta.url));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", V8_FLAGS_ARGUMENT, cli, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let stdout = "";
+  let port = 0;
+  while (port === 0) {
+    const { value, done } = await reader.read();
+    if (done) {
+      await child.status;
+      throw new Error(`the server exited before listening: ${stdout}${await stderr}`);
+    }
+    stdout += value;
+    const match = stdout.match(listening);
+    if (match) port = Number(match[1]);
+  }
+  // Keep draining stdout so that the server never blocks on a full pipe.
+  const drained = (async () => {
+    while (!(await reader.read()).done) { /* discard */ }
+  })();
+  return {
+    port,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await drained;
+      return await stderr;
+    },
+  };
+}
