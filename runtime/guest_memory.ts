@@ -135,11 +135,15 @@ export class GuestMemory {
 
   /** Writes a u64 LE; numbers must be non-negative integers, bigints are taken mod 2^64. */
   writeU64(ptr: number, value: bigint | number): void {
-    this.#viewAt(ptr, 8).setBigUint64(
-      ptr >>> 0,
-      typeof value === "bigint" ? BigInt.asUintN(64, value) : BigInt(value),
-      true,
-    );
+    const view = this.#viewAt(ptr, 8);
+    const at = ptr >>> 0;
+    if (typeof value === "bigint") {
+      view.setBigUint64(at, BigInt.asUintN(64, value), true);
+    } else {
+      // Two halves: a BigInt per call (IDs, byte counts on every I/O call) is an allocation.
+      view.setUint32(at, value >>> 0, true);
+      view.setUint32(at + 4, Math.floor(value / 0x1_0000_0000) >>> 0, true);
+    }
   }
 
   #viewAt(ptr: number, len: number): DataView {

@@ -206,16 +206,15 @@ function listenerOf(process: Process, id: bigint, tls: boolean): Listener {
 /** Reads `count` `{ptr u32, len u32}` entries at `iovPtr` and joins the bytes they name. */
 export function gatherIovecs(process: Process, iovPtr: number, count: number): Uint8Array {
   const memory = process.memory;
-  const entries = memory.bytes(iovPtr, (count >>> 0) * 8);
-  const view = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+  const start = memory.check(iovPtr, (count >>> 0) * 8);
+  if (count === 1) return memory.copy(memory.readU32(start), memory.readU32(start + 4));
   const parts: Uint8Array[] = [];
   let total = 0;
-  for (let i = 0; i < entries.byteLength; i += 8) {
-    const part = memory.bytes(view.getUint32(i, true), view.getUint32(i + 4, true));
+  for (let i = 0; i < (count >>> 0) * 8; i += 8) {
+    const part = memory.bytes(memory.readU32(start + i), memory.readU32(start + i + 4));
     parts.push(part);
     total += part.byteLength;
   }
-  if (parts.length === 1) return parts[0].slice();
   const joined = new Uint8Array(total);
   let at = 0;
   for (const part of parts) {
@@ -266,9 +265,40 @@ export async function connectTo(
 
 /**
  * `tcp_read`, `tcp_peek`, `tls_read`: one read of up to `len` bytes into the guest's buffer;
- * the byte count (0: end of stream) at `outPtr`.
+ * the byte count (0: end of stream) at `outPtr`. Bytes already there are read without
+ * suspending the caller.
  */
-export async function readInto(
+export function readInto(
+  process: Process,
+  connection: StreamConnection,
+  bufPtr: number,
+  len: number,
+  outPtr: number,
+  peek: boolean,
+): number | Promise<number> {
+  process.memory.check(bufPtr, len);
+  process.memory.check(outPtr, 8);
+  process.checkSignals();
+  let data;
+  try {
+    data = connection.takeNow(len >>> 0, peek);
+  } catch (error) {
+    return reportError(process, outPtr, error);
+  }
+  if (data === null) {
+    const timeout = peek ? connection.peekTimeout : connection.readTimeout;
+    if (timeout !== NO_TIMEOUT) return readLater(process, connection, bufPtr, len, outPtr, peek);
+    // The usual wait, without a deadline: as few promises as a wake-up can take.
+    return process.suspend(connection.nextArrival()).then(() =>
+      readInto(process, connection, bufPtr, len, outPtr, peek)
+    );
+  }
+  process.memory.write(bufPtr, data);
+  process.memory.writeU64(outPtr, data.byteLength);
+  return 0;
+}
+
+async function readLater(
   process: Process,
   connection: StreamConnection,
   bufPtr: number,
@@ -276,8 +306,6 @@ export async function readInto(
   outPtr: number,
   peek: boolean,
 ): Promise<number> {
-  process.memory.check(bufPtr, len);
-  process.memory.check(outPtr, 8);
   let data;
   try {
     data = await connection.read(process, len >>> 0, peek);
@@ -291,19 +319,39 @@ export async function readInto(
   return 0;
 }
 
-/** `tcp_write_vectored`, `tls_write_vectored`: one write; the byte count at `outPtr`. */
-export async function writeFrom(
+/**
+ * `tcp_write_vectored`, `tls_write_vectored`: one write; the byte count at `outPtr`. The
+ * caller suspends only when the connection has too much queued already.
+ */
+export function writeFrom(
   process: Process,
   connection: StreamConnection,
   iovPtr: number,
   iovCount: number,
   outPtr: number,
-): Promise<number> {
+): number | Promise<number> {
   const data = gatherIovecs(process, iovPtr, iovCount);
   process.memory.check(outPtr, 8);
+  process.checkSignals();
   let written;
   try {
-    written = await connection.write(process, data);
+    written = connection.write(process, data);
+  } catch (error) {
+    return reportError(process, outPtr, error);
+  }
+  if (typeof written !== "number") return writeLater(process, written, outPtr);
+  process.memory.writeU64(outPtr, written);
+  return 0;
+}
+
+async function writeLater(
+  process: Process,
+  writing: Promise<number | typeof TIMED_OUT>,
+  outPtr: number,
+): Promise<number> {
+  let written;
+  try {
+    written = await writing;
   } catch (error) {
     if (isUnwinding(error)) throw error;
     return reportError(process, outPtr, error);
