@@ -81,27 +81,45 @@ export type SocketKind = "tcp_stream" | "tls_stream" | "udp_socket";
 
 const NETWORKING = Symbol("lunatic::networking");
 
-/** A process's networking tables; disposing of it releases everything it still holds. */
+/**
+ * A process's networking tables, each made on first use (a connection's process needs one of
+ * the six: idle connections are counted by the ten thousand). Disposing of it releases
+ * everything it still holds.
+ */
 export class NetworkingState implements DisposableHostState {
-  readonly dnsIterators = new ResourceTable<DnsIterator>();
-  readonly tcpListeners = new ResourceTable<OpenSocket>();
-  readonly tlsListeners = new ResourceTable<OpenSocket>();
-  readonly streams: Record<SocketKind, ResourceTable<Shared<OpenSocket>>> = {
-    tcp_stream: new ResourceTable(),
-    tls_stream: new ResourceTable(),
-    udp_socket: new ResourceTable(),
-  };
+  #dnsIterators: ResourceTable<DnsIterator> | null = null;
+  #tcpListeners: ResourceTable<OpenSocket> | null = null;
+  #tlsListeners: ResourceTable<OpenSocket> | null = null;
+  readonly #streams: Partial<Record<SocketKind, ResourceTable<Shared<OpenSocket>>>> = {};
+
+  get dnsIterators(): ResourceTable<DnsIterator> {
+    return this.#dnsIterators ??= new ResourceTable();
+  }
+
+  get tcpListeners(): ResourceTable<OpenSocket> {
+    return this.#tcpListeners ??= new ResourceTable();
+  }
+
+  get tlsListeners(): ResourceTable<OpenSocket> {
+    return this.#tlsListeners ??= new ResourceTable();
+  }
+
+  /** The table of streams or sockets of `kind`. */
+  streams(kind: SocketKind): ResourceTable<Shared<OpenSocket>> {
+    return this.#streams[kind] ??= new ResourceTable();
+  }
 
   dispose(): void {
-    for (const listener of this.tcpListeners.values()) listener.close();
-    for (const listener of this.tlsListeners.values()) listener.close();
-    for (const table of Object.values(this.streams)) {
+    for (const listeners of [this.#tcpListeners, this.#tlsListeners]) {
+      if (listeners === null) continue;
+      for (const listener of listeners.values()) listener.close();
+      listeners.clear();
+    }
+    for (const table of Object.values(this.#streams)) {
       for (const handle of table.values()) handle.release();
       table.clear();
     }
-    this.tcpListeners.clear();
-    this.tlsListeners.clear();
-    this.dnsIterators.clear();
+    this.#dnsIterators?.clear();
   }
 }
 
@@ -122,19 +140,19 @@ export function handleOf<T extends OpenSocket>(
   kind: SocketKind,
   id: bigint,
 ): Shared<T> {
-  const handle = networking(process).streams[kind].get(id);
+  const handle = networking(process).streams(kind).get(id);
   if (handle === undefined) trap(`unknown ${KIND_NAMES[kind]} id ${BigInt.asUintN(64, id)}`);
   return handle as Shared<T>;
 }
 
 /** Adds a handle to the process's table of `kind`; returns its ID. */
 export function addHandle(process: Process, kind: SocketKind, handle: Shared<OpenSocket>): bigint {
-  return BigInt(networking(process).streams[kind].add(handle));
+  return BigInt(networking(process).streams(kind).add(handle));
 }
 
 /** Removes and releases the handle with `id`; traps on an unknown ID. */
 export function dropHandle(process: Process, kind: SocketKind, id: bigint): void {
-  const handle = networking(process).streams[kind].take(id);
+  const handle = networking(process).streams(kind).take(id);
   if (handle === undefined) trap(`unknown ${KIND_NAMES[kind]} id ${BigInt.asUintN(64, id)}`);
   handle.release();
 }
@@ -149,7 +167,7 @@ export function cloneHandle(process: Process, kind: SocketKind, id: bigint): big
  * message resource, which releases it if the message is dropped before it is taken.
  */
 export function handleForMessage(process: Process, kind: SocketKind, id: bigint) {
-  const handle = networking(process).streams[kind].take(id);
+  const handle = networking(process).streams(kind).take(id);
   if (handle === undefined) trap(`unknown ${KIND_NAMES[kind]} id ${BigInt.asUintN(64, id)}`);
   return { kind, value: handle, drop: () => handle.release() };
 }
