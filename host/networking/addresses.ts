@@ -139,7 +139,10 @@ function parseIpv6(text: string): Uint8Array | null {
 
 /** A socket address from the IP text and port `node:net` or `node:dgram` reports. */
 export function fromHostPort(hostname: string, port: number): SocketAddress {
-  const ip = parseIp(hostname.startsWith("[") ? hostname.slice(1, -1) : hostname);
+  let text = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+  // A zone given as an interface name (`fe80::1%eth0`) has no number to report: scope ID 0.
+  text = text.replace(/%\D.*$/, "");
+  const ip = parseIp(text);
   if (ip === null) throw new Error(`not an IP address: ${hostname}`);
   return { family: ip.family, octets: ip.octets, port, flowInfo: 0, scopeId: ip.scopeId };
 }

@@ -2,12 +2,12 @@
  * A TCP or TLS connection shared by every handle to it (spec §1.10): reads, peeks and writes
  * with the connection's timeouts, which all handles share.
  *
- * It wraps a `node:net` socket (a `node:tls` one for TLS). Deno's own `Deno.Conn.read` is
- * unfair with many connections: measured with wrk and 1,000 keep-alive connections, a plain
- * `Deno.listen` server answered its slowest 1% after 1.26 s, a `node:net` one after 32 ms
- * (BENCHMARKS.md). Data arrives as events into a buffer of the connection's own, from which
- * reads take it (`peek` leaves it there); past a high-water mark the socket is paused until
- * reads drain it, so a process that does not read holds a bounded amount. A timeout, or a
+ * It wraps a `node:net` socket (a `node:tls` one for TLS) rather than a `Deno.Conn`, whose
+ * reads are one promise each: with events, bytes that have come are there to take without
+ * suspending the reader, and a peek can look without consuming. Data arrives into a buffer of
+ * the connection's own, from which reads take it (`peek` leaves it there); past a high-water
+ * mark the socket is paused until reads drain it, so a process that does not read holds a
+ * bounded amount. A timeout, or a
  * kill, of a waiting read loses nothing: the data stays for the next read, by any handle.
  * A write returns at once while little is queued; past a bound it waits until the socket has
  * handed the write to the kernel, so a peer that does not read stops the writer.
