@@ -280,6 +280,7 @@ async function httpRounds(): Promise<HttpFigures> {
         const order = HTTP_SERVERS.map((_, i) => HTTP_SERVERS[(i + run) % HTTP_SERVERS.length]);
         const round = new Map<ServerKind, WrkResult>();
         for (const kind of order) {
+          await sleep(1000); // what the last load left (closing 1,000 connections) settles
           const result = await wrk(servers.get(kind)!.port, connections, DURATION);
           round.set(kind, result);
           add(figures.results, `${kind} ${connections}`, result);
