@@ -7,6 +7,8 @@ import { ProcessKilled } from "../../runtime/errors.ts";
 import type { Process } from "../../runtime/process.ts";
 import { after, guestTimeout } from "../../runtime/timers.ts";
 import { errorId } from "../error.ts";
+import type { SocketAddress } from "./addresses.ts";
+import { addressIterator } from "./resources.ts";
 
 /** What a deadline ends with instead of a value. */
 export const TIMED_OUT: unique symbol = Symbol("timed out");
@@ -94,4 +96,22 @@ export function reportError(process: Process, ptr: number, error: unknown): numb
 /** Whether `error` is the caller being killed, which must unwind it, not become an error ID. */
 export function isUnwinding(error: unknown): boolean {
   return error instanceof ProcessKilled;
+}
+
+/**
+ * `*_local_addr`, `*_peer_addr`: writes a one-address DNS iterator's ID for `address()` at
+ * `idPtr` and returns 0; when it throws (a socket that is not connected), an error ID and 1.
+ */
+export function writeAddress(
+  process: Process,
+  idPtr: number,
+  address: () => SocketAddress,
+): number {
+  process.memory.check(idPtr, 8);
+  try {
+    process.memory.writeU64(idPtr, addressIterator(process, address()));
+  } catch (error) {
+    return reportError(process, idPtr, error);
+  }
+  return 0;
 }

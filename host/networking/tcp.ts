@@ -10,7 +10,7 @@ import { TIMEOUT } from "../../runtime/message.ts";
 import type { Process } from "../../runtime/process.ts";
 import { guestTimeout } from "../../runtime/timers.ts";
 import { fromHostPort, ipText, readSocketAddress, type SocketAddress } from "./addresses.ts";
-import { isUnwinding, reportError, TIMED_OUT, withDeadline } from "./io.ts";
+import { isUnwinding, reportError, TIMED_OUT, withDeadline, writeAddress } from "./io.ts";
 import {
   addHandle,
   addressIterator,
@@ -193,6 +193,15 @@ export function connectionOf(
   return handleOf<StreamConnection>(process, kind, id).socket;
 }
 
+/** A handle to a new connection over `socket` in the process's table of `kind`; its ID. */
+export function addStream(
+  process: Process,
+  kind: "tcp_stream" | "tls_stream",
+  socket: net.Socket,
+): bigint {
+  return addHandle(process, kind, new Shared(new StreamConnection(socket)));
+}
+
 /** The listener with `id`; traps on an unknown ID. */
 function listenerOf(process: Process, id: bigint, tls: boolean): Listener {
   const table = tls ? networking(process).tlsListeners : networking(process).tcpListeners;
@@ -293,7 +302,12 @@ export function readInto(
       readInto(process, connection, bufPtr, len, outPtr, peek)
     );
   }
-  process.memory.write(bufPtr, data);
+  return deliver(process, data, bufPtr, outPtr);
+}
+
+/** Copies what a read got into the guest's buffer, its length to `outPtr`; returns 0. */
+function deliver(process: Process, data: Uint8Array, bufPtr: number, outPtr: number): number {
+  process.memory.write(bufPtr, data); // after a wait, the memory may have grown: checked again
   process.memory.writeU64(outPtr, data.byteLength);
   return 0;
 }
@@ -313,10 +327,7 @@ async function readLater(
     if (isUnwinding(error)) throw error;
     return reportError(process, outPtr, error);
   }
-  if (data === TIMED_OUT) return TIMEOUT;
-  process.memory.write(bufPtr, data); // the memory may have grown meanwhile: checked again
-  process.memory.writeU64(outPtr, data.byteLength);
-  return 0;
+  return data === TIMED_OUT ? TIMEOUT : deliver(process, data, bufPtr, outPtr);
 }
 
 /**
@@ -376,6 +387,48 @@ export function timeoutFunctions(kind: "tcp_stream" | "tls_stream", field: Timeo
   };
 }
 
+/**
+ * The calls TCP and TLS streams share, under the names of `kind` (`drop_tcp_stream`,
+ * `tcp_read`, ...): drop, clone, vectored write, read and flush.
+ */
+export function streamFunctions(
+  kind: "tcp_stream" | "tls_stream",
+  prefix: "tcp" | "tls",
+): Record<string, HostFunction<Process>> {
+  return {
+    [`drop_${kind}`]: hostFn(["i64"], [], (id: bigint, p: Process) => {
+      dropHandle(p, kind, id);
+    }),
+    [`clone_${kind}`]: hostFn(["i64"], ["i64"], (id: bigint, p: Process) => {
+      return cloneHandle(p, kind, id);
+    }),
+    [`${prefix}_write_vectored`]: suspendingFn(
+      ["i64", "i32", "i32", "i32"],
+      ["i32"],
+      (id: bigint, iovPtr: number, iovCount: number, outPtr: number, p: Process) => {
+        return writeFrom(p, connectionOf(p, kind, id), iovPtr, iovCount, outPtr);
+      },
+    ),
+    [`${prefix}_read`]: suspendingFn(
+      ["i64", "i32", "i32", "i32"],
+      ["i32"],
+      (id: bigint, bufPtr: number, len: number, outPtr: number, p: Process) => {
+        return readInto(p, connectionOf(p, kind, id), bufPtr, len, outPtr, false);
+      },
+    ),
+    // Writes are handed to the socket as they are made: nothing is held back to flush.
+    [`${prefix}_flush`]: hostFn(
+      ["i64", "i32"],
+      ["i32"],
+      (id: bigint, errorPtr: number, p: Process) => {
+        connectionOf(p, kind, id);
+        p.memory.writeU64(errorPtr, 0);
+        return 0;
+      },
+    ),
+  };
+}
+
 const readTimeout = timeoutFunctions("tcp_stream", "readTimeout");
 const writeTimeout = timeoutFunctions("tcp_stream", "writeTimeout");
 const peekTimeout = timeoutFunctions("tcp_stream", "peekTimeout");
@@ -404,13 +457,7 @@ export const tcpFunctions: Record<string, HostFunction<Process>> = {
   }),
   tcp_local_addr: hostFn(["i64", "i32"], ["i32"], (id: bigint, idPtr: number, p: Process) => {
     const listener = listenerOf(p, id, false);
-    p.memory.check(idPtr, 8);
-    try {
-      p.memory.writeU64(idPtr, addressIterator(p, listener.address()));
-    } catch (error) {
-      return reportError(p, idPtr, error);
-    }
-    return 0;
+    return writeAddress(p, idPtr, () => listener.address());
   }),
   tcp_accept: suspendingFn(
     ["i64", "i32", "i32"],
@@ -428,10 +475,7 @@ export const tcpFunctions: Record<string, HostFunction<Process>> = {
         p.memory.writeU64(peerPtr, 0);
         return reportError(p, idPtr, error);
       }
-      p.memory.writeU64(
-        idPtr,
-        addHandle(p, "tcp_stream", new Shared(new StreamConnection(socket))),
-      );
+      p.memory.writeU64(idPtr, addStream(p, "tcp_stream", socket));
       p.memory.writeU64(peerPtr, addressIterator(p, peer));
       return 0;
     },
@@ -459,43 +503,15 @@ export const tcpFunctions: Record<string, HostFunction<Process>> = {
         return reportError(p, idPtr, error);
       }
       if (socket === TIMED_OUT) return TIMEOUT;
-      p.memory.writeU64(
-        idPtr,
-        addHandle(p, "tcp_stream", new Shared(new StreamConnection(socket))),
-      );
+      p.memory.writeU64(idPtr, addStream(p, "tcp_stream", socket));
       return 0;
     },
   ),
   tcp_peer_addr: hostFn(["i64", "i32"], ["i32"], (id: bigint, idPtr: number, p: Process) => {
     const connection = connectionOf(p, "tcp_stream", id);
-    p.memory.check(idPtr, 8);
-    try {
-      p.memory.writeU64(idPtr, addressIterator(p, peerAddress(connection.socket)));
-    } catch (error) {
-      return reportError(p, idPtr, error);
-    }
-    return 0;
+    return writeAddress(p, idPtr, () => peerAddress(connection.socket));
   }),
-  drop_tcp_stream: hostFn(["i64"], [], (id: bigint, p: Process) => {
-    dropHandle(p, "tcp_stream", id);
-  }),
-  clone_tcp_stream: hostFn(["i64"], ["i64"], (id: bigint, p: Process) => {
-    return cloneHandle(p, "tcp_stream", id);
-  }),
-  tcp_write_vectored: suspendingFn(
-    ["i64", "i32", "i32", "i32"],
-    ["i32"],
-    (id: bigint, iovPtr: number, iovCount: number, outPtr: number, p: Process) => {
-      return writeFrom(p, connectionOf(p, "tcp_stream", id), iovPtr, iovCount, outPtr);
-    },
-  ),
-  tcp_read: suspendingFn(
-    ["i64", "i32", "i32", "i32"],
-    ["i32"],
-    (id: bigint, bufPtr: number, len: number, outPtr: number, p: Process) => {
-      return readInto(p, connectionOf(p, "tcp_stream", id), bufPtr, len, outPtr, false);
-    },
-  ),
+  ...streamFunctions("tcp_stream", "tcp"),
   // Does not consume, with or without a peek timeout (lunatic's consumes without one).
   tcp_peek: suspendingFn(
     ["i64", "i32", "i32", "i32"],
@@ -504,12 +520,6 @@ export const tcpFunctions: Record<string, HostFunction<Process>> = {
       return readInto(p, connectionOf(p, "tcp_stream", id), bufPtr, len, outPtr, true);
     },
   ),
-  // Writes are handed to the socket as they are made: nothing is held back to flush.
-  tcp_flush: hostFn(["i64", "i32"], ["i32"], (id: bigint, errorPtr: number, p: Process) => {
-    connectionOf(p, "tcp_stream", id);
-    p.memory.writeU64(errorPtr, 0);
-    return 0;
-  }),
   set_read_timeout: readTimeout.set,
   get_read_timeout: readTimeout.get,
   set_write_timeout: writeTimeout.set,

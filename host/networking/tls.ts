@@ -16,26 +16,17 @@ import { TIMEOUT } from "../../runtime/message.ts";
 import type { Process } from "../../runtime/process.ts";
 import { fromHostPort, parseIp, readSocketAddress, type SocketAddress } from "./addresses.ts";
 import { resolveHost } from "./dns.ts";
-import { isUnwinding, reportError, TIMED_OUT } from "./io.ts";
+import { isUnwinding, reportError, TIMED_OUT, writeAddress } from "./io.ts";
+import { addressIterator, networking } from "./resources.ts";
 import {
-  addHandle,
-  addressIterator,
-  cloneHandle,
-  dropHandle,
-  networking,
-  Shared,
-} from "./resources.ts";
-import { StreamConnection } from "./stream.ts";
-import {
+  addStream,
   bindListener,
   type BoundAddress,
-  connectionOf,
   connectTo,
   Listener,
   peerAddress,
-  readInto,
+  streamFunctions,
   timeoutFunctions,
-  writeFrom,
 } from "./tcp.ts";
 
 const ADDRESS = ["i32", "i32", "i32", "i32", "i32"] as const;
@@ -147,13 +138,7 @@ export const tlsFunctions: Record<string, HostFunction<Process>> = {
   }),
   tls_local_addr: hostFn(["i64", "i32"], ["i32"], (id: bigint, idPtr: number, p: Process) => {
     const listener = tlsListenerOf(p, id);
-    p.memory.check(idPtr, 8);
-    try {
-      p.memory.writeU64(idPtr, addressIterator(p, listener.address()));
-    } catch (error) {
-      return reportError(p, idPtr, error);
-    }
-    return 0;
+    return writeAddress(p, idPtr, () => listener.address());
   }),
   tls_accept: suspendingFn(
     ["i64", "i32", "i32"],
@@ -178,10 +163,7 @@ export const tlsFunctions: Record<string, HostFunction<Process>> = {
         p.memory.writeU64(peerPtr, 0);
         return reportError(p, idPtr, error);
       }
-      p.memory.writeU64(
-        idPtr,
-        addHandle(p, "tls_stream", new Shared(new StreamConnection(secured))),
-      );
+      p.memory.writeU64(idPtr, addStream(p, "tls_stream", secured));
       p.memory.writeU64(peerPtr, addressIterator(p, peer));
       return 0;
     },
@@ -218,10 +200,7 @@ export const tlsFunctions: Record<string, HostFunction<Process>> = {
           ...(caCerts === null ? {} : { ca: caCerts }),
         });
         const secured = await p.suspend(handshake(secure, "secureConnect"));
-        p.memory.writeU64(
-          idPtr,
-          addHandle(p, "tls_stream", new Shared(new StreamConnection(secured))),
-        );
+        p.memory.writeU64(idPtr, addStream(p, "tls_stream", secured));
         return 0;
       } catch (error) {
         if (tcp !== undefined && tcp !== TIMED_OUT) tcp.destroy();
@@ -230,31 +209,7 @@ export const tlsFunctions: Record<string, HostFunction<Process>> = {
       }
     },
   ),
-  drop_tls_stream: hostFn(["i64"], [], (id: bigint, p: Process) => {
-    dropHandle(p, "tls_stream", id);
-  }),
-  clone_tls_stream: hostFn(["i64"], ["i64"], (id: bigint, p: Process) => {
-    return cloneHandle(p, "tls_stream", id);
-  }),
-  tls_write_vectored: suspendingFn(
-    ["i64", "i32", "i32", "i32"],
-    ["i32"],
-    (id: bigint, iovPtr: number, iovCount: number, outPtr: number, p: Process) => {
-      return writeFrom(p, connectionOf(p, "tls_stream", id), iovPtr, iovCount, outPtr);
-    },
-  ),
-  tls_read: suspendingFn(
-    ["i64", "i32", "i32", "i32"],
-    ["i32"],
-    (id: bigint, bufPtr: number, len: number, outPtr: number, p: Process) => {
-      return readInto(p, connectionOf(p, "tls_stream", id), bufPtr, len, outPtr, false);
-    },
-  ),
-  tls_flush: hostFn(["i64", "i32"], ["i32"], (id: bigint, errorPtr: number, p: Process) => {
-    connectionOf(p, "tls_stream", id);
-    p.memory.writeU64(errorPtr, 0);
-    return 0;
-  }),
+  ...streamFunctions("tls_stream", "tls"),
   set_tls_read_timeout: readTimeout.set,
   get_tls_read_timeout: readTimeout.get,
   set_tls_write_timeout: writeTimeout.set,

@@ -15,7 +15,14 @@ import { hostFn, type HostFunction, suspendingFn } from "../../runtime/host_api.
 import { TIMEOUT } from "../../runtime/message.ts";
 import type { Process } from "../../runtime/process.ts";
 import { fromHostPort, ipText, readSocketAddress, type SocketAddress } from "./addresses.ts";
-import { ioErrorText, isUnwinding, reportError, TIMED_OUT, withDeadline } from "./io.ts";
+import {
+  ioErrorText,
+  isUnwinding,
+  reportError,
+  TIMED_OUT,
+  withDeadline,
+  writeAddress,
+} from "./io.ts";
 import {
   addHandle,
   addressIterator,
@@ -208,13 +215,7 @@ export const udpFunctions: Record<string, HostFunction<Process>> = {
   }),
   udp_local_addr: hostFn(["i64", "i32"], ["i32"], (id: bigint, idPtr: number, p: Process) => {
     const socket = socketOf(p, id);
-    p.memory.check(idPtr, 8);
-    try {
-      p.memory.writeU64(idPtr, addressIterator(p, socket.localAddress()));
-    } catch (error) {
-      return reportError(p, idPtr, error);
-    }
-    return 0;
+    return writeAddress(p, idPtr, () => socket.localAddress());
   }),
   udp_peer_addr: hostFn(["i64", "i32"], ["i32"], (id: bigint, idPtr: number, p: Process) => {
     const socket = socketOf(p, id);
