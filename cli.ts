@@ -11,14 +11,16 @@ import {
   listTests,
   Lunatic,
   LunaticError,
+  type PreopenSpec,
   type ProcessOutcome,
   runTests,
   selectTests,
   workerLanes,
 } from "./mod.ts";
+import { hostEnvironment } from "./runtime/host_env.ts";
 import { parseLevel, setupLogging } from "./runtime/log.ts";
 
-const USAGE = "usage: lunatic run [--dir DIR]... [--allow NAMESPACE]... <PATH.wasm> [-- ARGS...]";
+const USAGE = "usage: lunatic run [OPTIONS] <PATH.wasm> [-- ARGS...]";
 const TEST_USAGE = "usage: lunatic test <PATH.wasm> [FILTER] [OPTIONS] [-- ARGS...]";
 const HELP = `lunatic for Deno: an Erlang-inspired runtime for WebAssembly
 
@@ -27,12 +29,18 @@ ${USAGE}
 ${TEST_USAGE}
 
 Options:
-  --dir DIR       preopen DIR for the guest (repeatable; "." is always preopened)
-  --allow NS      allow only host functions whose "module::function" starts with NS
-                  (repeatable, e.g. --allow wasi_snapshot_preview1:: --allow lunatic::message::);
-                  without it everything is allowed
-  -h, --help      show this help (lunatic test --help: the test options)
-  -V, --version   show the version
+  --dir DIR             preopen DIR for the guest under the same name (repeatable)
+  --dir HOST::GUEST     preopen the host directory HOST under the name GUEST (e.g. data::/)
+  --no-default-dir      do not preopen "." (by default it is, first, as lunatic does)
+  --env NAME=VALUE      set a guest environment variable (repeatable); --env NAME passes the
+                        host's NAME
+  --no-inherit-env      the guest sees only --env variables (by default it sees the host's
+                        environment, as lunatic does, and --env adds to it)
+  --allow NS            allow only host functions whose "module::function" starts with NS
+                        (repeatable, e.g. --allow wasi_snapshot_preview1:: --allow lunatic::message::);
+                        without it everything is allowed
+  -h, --help            show this help (lunatic test --help: the test options)
+  -V, --version         show the version
 
 Guest arguments that start with "-" go after "--".
 Environment: LUNATIC_LOG=trace|debug|info|warning|error|fatal (default warning)`;
@@ -53,8 +61,8 @@ Options:
   --list --format terse list the tests ("<name>: test") instead of running them
   --test-timeout SECS   fail a test still running after SECS seconds and kill its processes
   --test-threads N      run N tests at a time, each on a thread of its own (default 1)
-  --dir DIR             preopen DIR for the tests (repeatable; "." is always preopened)
-  --allow NS            allow only these host namespaces (as for run)
+  --dir, --no-default-dir, --env, --no-inherit-env, --allow
+                        what the tests' processes see and may call (as for run)
   -h, --help            show this help
 
 Environment: LUNATIC_LOG (default error in test mode). Exit code: 0, or 1 if a test failed.`;
@@ -72,21 +80,25 @@ function parseArgsProblem(error: unknown): string {
   return (error as Error).message.split("\n")[0].replace(/\. To specify a positional .*$/, "");
 }
 
-interface RunCommand {
-  kind: "run";
-  path: string;
-  args: string[];
-  dirs: string[];
+/** What the root (or each test's root) sees of the host, from the command line. */
+interface GuestFlags {
+  dirs: PreopenSpec[];
+  defaultDir: boolean;
+  env: Record<string, string>;
   allow?: string[];
 }
 
-interface TestCommand {
+interface RunCommand extends GuestFlags {
+  kind: "run";
+  path: string;
+  args: string[];
+}
+
+interface TestCommand extends GuestFlags {
   kind: "test";
   path: string;
   filter?: string;
   args: string[];
-  dirs: string[];
-  allow?: string[];
   exact: boolean;
   onlyIgnored: boolean;
   includeIgnored: boolean;
@@ -97,6 +109,48 @@ interface TestCommand {
   timeLimitMs?: number;
   /** How many tests run at a time, each on a thread of its own. */
   threads: number;
+}
+
+/** The options every command takes that say what the guest sees. */
+const GUEST_OPTIONS = {
+  dir: { type: "string", multiple: true },
+  "no-default-dir": { type: "boolean" },
+  env: { type: "string", multiple: true },
+  "no-inherit-env": { type: "boolean" },
+  allow: { type: "string", multiple: true },
+} as const;
+
+interface GuestValues {
+  dir?: string[];
+  "no-default-dir"?: boolean;
+  env?: string[];
+  "no-inherit-env"?: boolean;
+  allow?: string[];
+}
+
+/** The guest's view from the flags; throws `fail`'s error on a malformed one. */
+function guestFlags(values: GuestValues, fail: (message: string) => never): GuestFlags {
+  const dirs = (values.dir ?? []).map((dir): PreopenSpec => {
+    const at = dir.indexOf("::");
+    if (at === -1) return dir;
+    const host = dir.slice(0, at);
+    const guest = dir.slice(at + 2);
+    if (host === "" || guest === "") fail(`--dir takes DIR or HOST::GUEST (was ${dir})`);
+    return { host, guest };
+  });
+  const env = values["no-inherit-env"] ? {} : hostEnvironment();
+  for (const entry of values.env ?? []) {
+    const at = entry.indexOf("=");
+    const name = at === -1 ? entry : entry.slice(0, at);
+    if (name === "" || name.includes("\0")) fail(`--env takes NAME=VALUE (was ${entry})`);
+    if (at !== -1) env[name] = entry.slice(at + 1);
+    else {
+      // wasmtime's `--env NAME`: the host's value, if it has one.
+      const value = hostEnvironment()[name];
+      if (value !== undefined) env[name] = value;
+    }
+  }
+  return { dirs, defaultDir: !values["no-default-dir"], env, allow: values.allow };
 }
 
 /** What cargo passes as the runner's test binary (spec §7.1), for this platform's separator. */
@@ -119,13 +173,16 @@ export function isCargoTestInvocation(argv: string[], manifestDirSet: boolean): 
     !rest.includes("--bench");
 }
 
+/** A first argument that makes `run` implied: a module, or a flag only `run` takes. */
+const IMPLIED_RUN = /^(--bench|--dir|--env|--no-default-dir|--no-inherit-env|--allow|.+\.wasm)/;
+
 /** Parses the command line; returns null when help or version was printed. */
 export function parseCommandLine(
   argv: string[],
   manifestDirSet = Deno.env.get("CARGO_MANIFEST_DIR") !== undefined,
 ): RunCommand | TestCommand | null {
   // lunatic <= 0.12 syntax: an implied `run` (spec §7.1).
-  if (argv.length > 0 && /^(--bench|--dir|.+\.wasm)/.test(argv[0])) argv = ["run", ...argv];
+  if (argv.length > 0 && IMPLIED_RUN.test(argv[0])) argv = ["run", ...argv];
   if (argv[0] === "test" || isCargoTestInvocation(argv, manifestDirSet)) {
     return parseTestCommand(argv);
   }
@@ -136,8 +193,7 @@ export function parseCommandLine(
       allowPositionals: true,
       strict: true,
       options: {
-        dir: { type: "string", multiple: true },
-        allow: { type: "string", multiple: true },
+        ...GUEST_OPTIONS,
         bench: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -160,7 +216,10 @@ export function parseCommandLine(
   if (command !== "run") throw new UsageError(`unknown command '${command}'`);
   if (path === undefined) throw new UsageError("missing the path of the .wasm module to run");
   if (values.bench) args.push("--bench");
-  return { kind: "run", path, args, dirs: values.dir ?? [], allow: values.allow };
+  const flags = guestFlags(values, (message) => {
+    throw new UsageError(message);
+  });
+  return { kind: "run", path, args, ...flags };
 }
 
 /**
@@ -176,8 +235,7 @@ function parseTestCommand(argv: string[]): TestCommand | null {
       allowPositionals: true,
       strict: true,
       options: {
-        dir: { type: "string", multiple: true },
-        allow: { type: "string", multiple: true },
+        ...GUEST_OPTIONS,
         exact: { type: "boolean" },
         ignored: { type: "boolean" },
         "include-ignored": { type: "boolean" },
@@ -237,8 +295,7 @@ function parseTestCommand(argv: string[]): TestCommand | null {
     path: path!,
     filter,
     args,
-    dirs: values.dir ?? [],
-    allow: values.allow,
+    ...guestFlags(values, fail),
     exact: values.exact ?? false,
     onlyIgnored: values.ignored ?? false,
     includeIgnored: values["include-ignored"] ?? false,
@@ -267,6 +324,8 @@ async function main(argv: string[]): Promise<number> {
     const root = lunatic.spawnRoot(module, {
       args: command.args,
       dirs: command.dirs,
+      defaultDir: command.defaultDir,
+      env: command.env,
       allow: command.allow,
     });
     reportHang(root.exited);

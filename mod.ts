@@ -28,7 +28,7 @@ import { versionNamespace } from "./host/version.ts";
 import { wasiNamespace } from "./host/wasi.ts";
 import type { CapacityLimits } from "./runtime/capacity.ts";
 import type { FailureSink } from "./runtime/failure_log.ts";
-import { ProcessConfig } from "./runtime/config.ts";
+import { type GuestView, ProcessConfig, rootView } from "./runtime/config.ts";
 import type { Environment } from "./runtime/environment.ts";
 import { LunaticError } from "./runtime/errors.ts";
 import type { HostNamespace } from "./runtime/host_api.ts";
@@ -43,6 +43,7 @@ import { hostStdio, type Stdio } from "./runtime/stdio.ts";
 export type { CapacityLimits } from "./runtime/capacity.ts";
 export type { FailureSink } from "./runtime/failure_log.ts";
 export { ProcessConfig } from "./runtime/config.ts";
+export type { GuestView, Preopen, PreopenSpec } from "./runtime/config.ts";
 export { LunaticError } from "./runtime/errors.ts";
 export type { HostContext, HostFunction, HostNamespace, ValType } from "./runtime/host_api.ts";
 export type { LunaticModule } from "./runtime/module.ts";
@@ -110,13 +111,9 @@ export function workerLanes(
 }
 
 /** Options for a root process. */
-export interface RootOptions {
+export interface RootOptions extends GuestView {
   /** Guest arguments after argv[0] (argv[0] is the module's file name). */
   args?: string[];
-  /** Environment variables; defaults to the host's whole environment, as lunatic does. */
-  env?: Record<string, string>;
-  /** Extra preopened directories (`"."` is always preopened, as in lunatic). */
-  dirs?: string[];
   /** Standard streams; defaults to the host's. */
   stdio?: Partial<Stdio>;
   /** Entry export; defaults to `_start`. */
@@ -230,8 +227,7 @@ export class Lunatic {
       canCreateConfigs: true,
       canSpawnProcesses: true,
       args: [module.displayName, ...(options.args ?? [])],
-      env: Object.entries(options.env ?? Deno.env.toObject()),
-      preopenedDirs: [".", ...(options.dirs ?? [])],
+      ...rootView(options),
       allowedNamespaces: options.allow ?? null,
       maxMemory: options.maxMemory,
     });

@@ -63,12 +63,13 @@ export const lunaticWasiNamespace: HostNamespace<Process> = {
       (configId: bigint, ptr: number, len: number, p: Process) => {
         const config = configResource(p, configId);
         const dir = p.memory.readString(ptr, len, "directory");
-        if (!insideDirectories(dir, p.config.preopenedDirs)) {
+        const own = p.config.preopenedDirs.map((preopen) => preopen.host);
+        if (!insideDirectories(dir, own)) {
           trap(
             `permission denied: cannot preopen "${dir}", which is outside this process's preopened directories`,
           );
         }
-        config.preopenedDirs.push(dir);
+        config.preopenedDirs.push({ host: dir, guest: dir });
       },
     ),
   },

@@ -3,11 +3,29 @@
  * Configs are values: `spawn` snapshots a config, so later edits never reach running processes.
  */
 
+import { hostEnvironment } from "./host_env.ts";
+
 /** lunatic's default memory limit: u32::MAX bytes (just under 4 GiB, 65,535 pages). */
 export const DEFAULT_MAX_MEMORY = 0xFFFF_FFFFn;
 
 /** One wasm page. */
 export const WASM_PAGE = 65_536;
+
+/** A directory a process sees: the host directory, and the name the guest knows it by. */
+export interface Preopen {
+  readonly host: string;
+  readonly guest: string;
+}
+
+/** A preopen, or a directory seen under the same name on both sides (lunatic's `--dir`). */
+export type PreopenSpec = string | Preopen;
+
+/** The preopen a spec names. */
+export function toPreopen(spec: PreopenSpec): Preopen {
+  return typeof spec === "string"
+    ? { host: spec, guest: spec }
+    : { host: spec.host, guest: spec.guest };
+}
 
 export interface ProcessConfigInit {
   maxMemory?: bigint;
@@ -15,7 +33,7 @@ export interface ProcessConfigInit {
   canCompileModules?: boolean;
   canCreateConfigs?: boolean;
   canSpawnProcesses?: boolean;
-  preopenedDirs?: string[];
+  preopenedDirs?: PreopenSpec[];
   args?: string[];
   env?: [string, string][];
   allowedNamespaces?: string[] | null;
@@ -30,8 +48,8 @@ export class ProcessConfig {
   canCompileModules: boolean;
   canCreateConfigs: boolean;
   canSpawnProcesses: boolean;
-  /** Host directories, each exposed to the guest under the identical string. */
-  preopenedDirs: string[];
+  /** Preopened directories, in fd order (3, 4, ...). */
+  preopenedDirs: Preopen[];
   /** The guest's argv (argv[0] included when the creator added one). */
   args: string[];
   env: [string, string][];
@@ -52,7 +70,7 @@ export class ProcessConfig {
     this.canCompileModules = init.canCompileModules ?? false;
     this.canCreateConfigs = init.canCreateConfigs ?? false;
     this.canSpawnProcesses = init.canSpawnProcesses ?? false;
-    this.preopenedDirs = [...(init.preopenedDirs ?? [])];
+    this.preopenedDirs = (init.preopenedDirs ?? []).map(toPreopen);
     this.args = [...(init.args ?? [])];
     this.env = (init.env ?? []).map(([k, v]) => [k, v]);
     this.allowedNamespaces = init.allowedNamespaces ? [...init.allowedNamespaces] : null;
@@ -102,4 +120,22 @@ export class ProcessConfig {
   allowNamespace(prefix: string): void {
     (this.allowedNamespaces ??= []).push(prefix);
   }
+}
+
+/** What a root process (`lunatic run`, a test) sees of the host. */
+export interface GuestView {
+  /** Environment variables; default the host's, as lunatic does (less what Deno adds: host_env.ts). */
+  env?: Record<string, string>;
+  /** Preopened directories besides `"."`; a string is seen under its own name. */
+  dirs?: PreopenSpec[];
+  /** Whether `"."` is preopened first (fd 3), as lunatic always does; default true. */
+  defaultDir?: boolean;
+}
+
+/** The environment and preopens of a root config for `view`. */
+export function rootView(view: GuestView): Pick<ProcessConfigInit, "env" | "preopenedDirs"> {
+  return {
+    env: Object.entries(view.env ?? hostEnvironment()),
+    preopenedDirs: [...(view.defaultDir === false ? [] : ["."]), ...(view.dirs ?? [])],
+  };
 }

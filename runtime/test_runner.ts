@@ -12,7 +12,7 @@
  * set. A test's result is decided when its root process ends, from how it ended and, for
  * `#[should_panic]` tests, from the panic message Rust printed into the root's stream.
  */
-import { ProcessConfig } from "./config.ts";
+import { type GuestView, ProcessConfig, rootView } from "./config.ts";
 import type { Environment } from "./environment.ts";
 import { LunaticError } from "./errors.ts";
 import type { LunaticModule } from "./module.ts";
@@ -27,13 +27,9 @@ import {
 } from "./test_discovery.ts";
 
 /** What a test's guests get and where its output goes: what every lane needs to know. */
-export interface TestGuestOptions {
+export interface TestGuestOptions extends GuestView {
   /** The guests' argv (test mode gives no argv[0]). */
   args?: string[];
-  /** Environment variables; defaults to the host's whole environment. */
-  env?: Record<string, string>;
-  /** Extra preopened directories (`"."` is always preopened). */
-  dirs?: string[];
   /** Allowed host namespaces as `module::function` prefixes; default everything. */
   allow?: string[];
   /** Every test root's memory limit in bytes; default lunatic's (4 GiB less one byte). */
@@ -106,8 +102,7 @@ export function testRootConfig(options: TestGuestOptions = {}): ProcessConfig {
     canCreateConfigs: true,
     canSpawnProcesses: true,
     args: options.args ?? [],
-    env: Object.entries(options.env ?? Deno.env.toObject()),
-    preopenedDirs: [".", ...(options.dirs ?? [])],
+    ...rootView(options),
     allowedNamespaces: options.allow ?? null,
     maxMemory: options.maxMemory,
   });

@@ -28,9 +28,9 @@ export class WasiState implements DisposableHostState {
     this.fds.add(new StdioEntry("stdin"));
     this.fds.add(new StdioEntry("stdout"));
     this.fds.add(new StdioEntry("stderr"));
-    // Preopens take fds 3, 4, ... in config order; the guest sees each under its config string.
-    for (const dir of config.preopenedDirs) {
-      this.fds.add(new DirEntry(hostDirectory(dir), [], dir));
+    // Preopens take fds 3, 4, ... in config order; the guest sees each under its guest name.
+    for (const { host, guest } of config.preopenedDirs) {
+      this.fds.add(new DirEntry(hostDirectory(host), [], guest));
     }
   }
 
@@ -62,7 +62,7 @@ function hostDirectory(dir: string): string {
  * directory, otherwise the spawn is refused. (lunatic itself panics on a missing `--dir`.)
  */
 export function checkPreopenedDirs(config: ProcessConfig): void {
-  for (const dir of config.preopenedDirs) {
+  for (const { host: dir } of config.preopenedDirs) {
     let info: Deno.FileInfo;
     try {
       info = Deno.statSync(dir);

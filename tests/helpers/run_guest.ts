@@ -88,15 +88,26 @@ export function outputLines(stdout: string, prefix = ""): string[] {
   return stdout.split("\n").filter((line) => line !== "" && line.startsWith(prefix));
 }
 
+export interface CliOptions {
+  /** Variables for the CLI's process: added to this one's, or all it has with `clearEnv`. */
+  env?: Record<string, string>;
+  clearEnv?: boolean;
+  stdin?: string;
+  cwd?: string;
+  /** Flags for `deno run` itself, e.g. `--deny-ffi`. */
+  denoFlags?: string[];
+}
+
 /** Runs the CLI in a subprocess, as `deno task run` does, and returns its exit code and output. */
 export async function runCli(
   args: string[],
-  options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
+  options: CliOptions = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const cli = fromFileUrl(new URL("../../cli.ts", import.meta.url));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", V8_FLAGS_ARGUMENT, cli, ...args],
+    args: ["run", "--allow-all", ...(options.denoFlags ?? []), V8_FLAGS_ARGUMENT, cli, ...args],
     env: options.env,
+    clearEnv: options.clearEnv,
     cwd: options.cwd,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
