@@ -64,11 +64,11 @@ function randomGet(process: HostContext, bufPtr: number, bufLen: number): ErrnoC
 
 /**
  * WASI sockets: lunatic offers networking through its own namespace and never hands a process
- * a socket fd, so an open fd is never a socket (ENOTSUP) and an unknown one is EBADF.
+ * a socket fd, so an open fd is never a socket (ENOTSOCK) and an unknown one is EBADF.
  */
 function noSocket(process: HostContext, fd: number): ErrnoCode {
   const lookup = withErrno(() => void wasiState(process).fds.get(fd));
-  return lookup === Errno.SUCCESS ? Errno.NOTSUP : lookup;
+  return lookup === Errno.SUCCESS ? Errno.NOTSOCK : lookup;
 }
 
 export const wasiNamespace: HostNamespace = {

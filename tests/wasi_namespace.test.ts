@@ -123,11 +123,14 @@ function directProcess(config = new ProcessConfig()) {
 Deno.test("wasi: sockets, signals and exit answer as documented when called directly", () => {
   const { process, call } = directProcess();
   try {
-    // fd 1 exists but no fd is ever a WASI socket; fd 50 does not exist.
-    assert.equal(call("sock_accept", 1, 0, 0), 58);
-    assert.equal(call("sock_recv", 1, 0, 0, 0, 0, 0), 58);
-    assert.equal(call("sock_send", 1, 0, 0, 0, 0), 58);
-    assert.equal(call("sock_shutdown", 1, 0), 58);
+    // fd 1 exists but no fd is ever a WASI socket (ENOTSOCK); fd 50 does not exist (EBADF).
+    assert.equal(call("sock_accept", 1, 0, 0), 57);
+    assert.equal(call("sock_recv", 1, 0, 0, 0, 0, 0), 57);
+    assert.equal(call("sock_send", 1, 0, 0, 0, 0), 57);
+    assert.equal(call("sock_shutdown", 1, 0), 57);
+    assert.equal(call("sock_accept", 50, 0, 0), 8);
+    assert.equal(call("sock_recv", 50, 0, 0, 0, 0, 0), 8);
+    assert.equal(call("sock_send", 50, 0, 0, 0, 0), 8);
     assert.equal(call("sock_shutdown", 50, 0), 8);
     assert.equal(call("proc_raise", 6), 52);
     assert.throws(

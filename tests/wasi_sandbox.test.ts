@@ -1,6 +1,8 @@
 /**
- * The preopen sandbox: `..`, absolute paths and symlinks may not lead out of a preopen
- * (EPERM = 63, as wasmtime reports), while the same kinds of lookup that stay inside work.
+ * The preopen sandbox: `..`, absolute paths and symlinks may not lead out of a preopen, nor
+ * out of the directory fd a call names (EPERM = 63, as wasmtime reports), while the same
+ * kinds of lookup that stay inside work; a directory fd without PATH_OPEN opens nothing
+ * (ENOTCAPABLE = 76).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -25,7 +27,10 @@ open .: 0
 inner_link content: [inside]
 open sub dir: 0
 sub: open ../../outside.txt: 63
-sub: open ../sub/inside.txt: 0
+sub: open ../sub/inside.txt: 63
+sub: open inside.txt: 0
+open sub dir to list only: 0
+listing sub: open inside.txt: 76
 stat escape_link nofollow: 0
 escape_link filetype=7
 stat escape_link follow: 63

@@ -15,7 +15,7 @@ import {
   Rights,
 } from "./constants.ts";
 import { fail, withErrno } from "./errno.ts";
-import { timesToSet } from "./file_times.ts";
+import { requestedTimes, setFileTimes, setPathTimes, withExactTimes } from "./file_times.ts";
 import { requireRight } from "./fd_io.ts";
 import type { DirEntry, FileEntry } from "./fd_table.ts";
 import { type Filestat, filestatOf, writeFdstat, writeFilestat } from "./records.ts";
@@ -101,10 +101,10 @@ export function fdFilestatGet(process: HostContext, fd: number, statOut: number)
         stat = characterDeviceStat();
         break;
       case "file":
-        stat = filestatOf(entry.file.statSync());
+        stat = withExactTimes(filestatOf(entry.file.statSync()), entry.openedAs);
         break;
       case "dir":
-        stat = filestatOf(Deno.statSync(entry.hostPath));
+        stat = withExactTimes(filestatOf(Deno.statSync(entry.hostPath)), entry.hostPath, true);
     }
     writeFilestat(process.memory, statOut, stat);
   });
@@ -126,7 +126,7 @@ function characterDeviceStat(): Filestat {
 export function fdFilestatSetSize(process: HostContext, fd: number, size: bigint): ErrnoCode {
   return withErrno(() => {
     const entry = fileEntry(process, fd, Errno.INVAL);
-    requireRight(entry, Rights.FD_WRITE);
+    requireRight(entry, Rights.FD_FILESTAT_SET_SIZE);
     entry.file.truncateSync(fileLength(BigInt.asUintN(64, size)));
   });
 }
@@ -141,14 +141,11 @@ export function fdFilestatSetTimes(
   return withErrno(() => {
     const entry = wasiState(process).fds.get(fd);
     if (entry.kind === "stdio") fail(Errno.NOTSUP);
-    if (entry.kind === "file") {
-      const times = timesToSet(atim, mtim, fstFlags, () => entry.file.statSync());
-      if (times) entry.file.utimeSync(...times);
-    } else {
-      const path = entry.hostPath;
-      const times = timesToSet(atim, mtim, fstFlags, () => Deno.statSync(path));
-      if (times) Deno.utimeSync(path, ...times);
-    }
+    requireRight(entry, Rights.FD_FILESTAT_SET_TIMES);
+    const times = requestedTimes(atim, mtim, fstFlags);
+    if (times === null) return;
+    if (entry.kind === "file") setFileTimes(entry.file, entry.openedAs, times);
+    else setPathTimes(entry.hostPath, times, true);
   });
 }
 
@@ -161,7 +158,7 @@ export function fdAllocate(
 ): ErrnoCode {
   return withErrno(() => {
     const entry = fileEntry(process, fd, Errno.SPIPE);
-    requireRight(entry, Rights.FD_WRITE);
+    requireRight(entry, Rights.FD_ALLOCATE);
     const end = BigInt.asUintN(64, offset) + BigInt.asUintN(64, len);
     if (BigInt(entry.file.statSync().size) < end) entry.file.truncateSync(fileLength(end));
   });

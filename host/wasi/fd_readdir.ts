@@ -6,8 +6,9 @@
  */
 import { join } from "node:path";
 import type { HostContext } from "../../runtime/host_api.ts";
-import { type ErrnoCode, FileType } from "./constants.ts";
+import { type ErrnoCode, FileType, Rights } from "./constants.ts";
 import { withErrno } from "./errno.ts";
+import { requireRight } from "./fd_io.ts";
 import type { DirEntry, DirListingEntry } from "./fd_table.ts";
 import { direntHeader, fileTypeOf } from "./records.ts";
 import { wasiState } from "./state.ts";
@@ -24,6 +25,7 @@ export function fdReaddir(
 ): ErrnoCode {
   return withErrno(() => {
     const dir = wasiState(process).fds.dir(fd);
+    requireRight(dir, Rights.FD_READDIR);
     const start = BigInt.asUintN(64, cookie);
     // A read from the start takes a fresh listing; resumed reads page through the same one,
     // so cookies stay meaningful while the guest walks the directory.

@@ -24,6 +24,8 @@ export class FileEntry {
   readonly kind = "file";
   constructor(
     readonly file: Deno.FsFile,
+    /** The host path it was opened under (it may since have been renamed or removed). */
+    readonly openedAs: string,
     /** Rights the guest holds; FD_READ and FD_WRITE gate reads and writes. */
     public rightsBase: bigint,
     /** APPEND, DSYNC, RSYNC, SYNC, NONBLOCK as the guest set them (see files.ts). */
@@ -107,19 +109,20 @@ export class FdTable {
     return entry;
   }
 
-  /** Closes `fd`. Preopens stay open (ENOTSUP), as in wasi-common. */
+  /** Closes `fd`, a preopen too (lunatic's wasi-common refuses that with ENOTSUP). */
   close(fd: number): void {
     const entry = this.get(fd);
-    if (entry.kind === "dir" && entry.preopenName !== null) fail(Errno.NOTSUP);
     this.#entries.delete(fd >>> 0);
     if (entry.kind === "file") entry.close();
   }
 
-  /** Moves `from` onto `to`, closing what `to` held. Neither may be a preopen. */
+  /**
+   * Moves `from` onto `to` (which must be open), closing what `to` held; preopens too
+   * (lunatic's wasi-common refuses them with ENOTSUP).
+   */
   renumber(from: number, to: number): void {
     const moving = this.get(from);
     const replaced = this.get(to);
-    if (isPreopen(moving) || isPreopen(replaced)) fail(Errno.NOTSUP);
     if ((from >>> 0) === (to >>> 0)) return;
     this.#entries.delete(from >>> 0);
     this.#entries.set(to >>> 0, moving);
@@ -139,8 +142,4 @@ export class FdTable {
     }
     this.#entries.clear();
   }
-}
-
-function isPreopen(entry: FdEntry): boolean {
-  return entry.kind === "dir" && entry.preopenName !== null;
 }

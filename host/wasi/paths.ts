@@ -15,7 +15,8 @@ import {
   Rights,
 } from "./constants.ts";
 import { fail, withErrno } from "./errno.ts";
-import { timesToSet } from "./file_times.ts";
+import { requireRight } from "./fd_io.ts";
+import { requestedTimes, setPathTimes, withExactTimes } from "./file_times.ts";
 import { DirEntry, FileEntry } from "./fd_table.ts";
 import { filestatOf, writeFilestat } from "./records.ts";
 import { resolveInSandbox, type SandboxedPath } from "./sandbox.ts";
@@ -37,15 +38,20 @@ function readGuestPath(memory: GuestMemory, ptr: number, len: number): string {
   }
 }
 
-/** Reads the path at `ptr` and resolves it under directory fd `fd`. */
+/**
+ * Reads the path at `ptr` and resolves it under directory fd `fd`, which must hold `right`
+ * (ENOTCAPABLE otherwise, as in wasi-common).
+ */
 function resolveGuestPath(
   process: HostContext,
   fd: number,
   ptr: number,
   len: number,
   followFinal: boolean,
+  right: bigint,
 ): SandboxedPath {
   const dir = wasiState(process).fds.dir(fd);
+  requireRight(dir, right);
   const path = readGuestPath(process.memory, ptr, len);
   return resolveInSandbox(dir.root, dir.parts, path, followFinal);
 }
@@ -63,6 +69,15 @@ function lstatOrNull(path: string): Deno.FileInfo | null {
 function refuseDotLast(process: HostContext, ptr: number, len: number): void {
   const last = readGuestPath(process.memory, ptr, len).split("/").filter((c) => c !== "").at(-1);
   if (last === "." || last === "..") fail(Errno.INVAL);
+}
+
+/**
+ * The name a link or symlink is to get. With a trailing slash it must be an existing
+ * directory's (so EEXIST follows), as Linux has it: a new name ending in `/` is ENOENT.
+ */
+function newName(target: SandboxedPath): SandboxedPath {
+  if (target.trailingSlash && lstatOrNull(target.hostPath) === null) fail(Errno.NOENT);
+  return target;
 }
 
 /** Refuses an operation that would remove or move a preopen itself. */
@@ -94,6 +109,9 @@ export function pathOpen(
     const creating = (oflags & OFlags.CREAT) !== 0;
     const exclusive = creating && (oflags & OFlags.EXCL) !== 0;
     const truncating = (oflags & OFlags.TRUNC) !== 0;
+    requireRight(dir, Rights.PATH_OPEN);
+    if (creating) requireRight(dir, Rights.PATH_CREATE_FILE);
+    if (truncating) requireRight(dir, Rights.PATH_FILESTAT_SET_SIZE);
     const wantsDirectory = (oflags & OFlags.DIRECTORY) !== 0;
     if (wantsDirectory && (oflags & (OFlags.CREAT | OFlags.EXCL | OFlags.TRUNC))) {
       fail(Errno.INVAL);
@@ -113,7 +131,8 @@ export function pathOpen(
     if (wantsDirectory || info?.isDirectory) {
       if (info === null) fail(Errno.NOENT);
       if (!info.isDirectory) fail(Errno.NOTDIR);
-      if (writing && !wantsDirectory) fail(Errno.ISDIR);
+      // A directory cannot be written to, whatever the flags (Linux's open(O_RDWR) of one).
+      if ((base & Rights.FD_WRITE) !== 0n) fail(Errno.ISDIR);
       const inheriting = BigInt.asUintN(64, rightsInheriting) & dir.rightsInheriting;
       const child = new DirEntry(dir.root, target.parts, null, base & DIRECTORY_RIGHTS, inheriting);
       process.memory.writeU32(fdOut, fds.add(child));
@@ -131,7 +150,7 @@ export function pathOpen(
       exclusive,
       truncate: truncating,
     });
-    const entry = new FileEntry(file, base & FILE_RIGHTS, fdFlags & FDFLAGS_ALL);
+    const entry = new FileEntry(file, target.hostPath, base & FILE_RIGHTS, fdFlags & FDFLAGS_ALL);
     process.memory.writeU32(fdOut, fds.add(entry));
   });
 }
@@ -178,7 +197,15 @@ export function pathCreateDirectory(
   pathLen: number,
 ): ErrnoCode {
   return withErrno(() => {
-    Deno.mkdirSync(resolveGuestPath(process, fd, pathPtr, pathLen, false).hostPath);
+    const target = resolveGuestPath(
+      process,
+      fd,
+      pathPtr,
+      pathLen,
+      false,
+      Rights.PATH_CREATE_DIRECTORY,
+    );
+    Deno.mkdirSync(target.hostPath);
   });
 }
 
@@ -192,12 +219,19 @@ export function pathFilestatGet(
 ): ErrnoCode {
   return withErrno(() => {
     const follow = followsSymlinks(lookupFlags);
-    const target = resolveGuestPath(process, fd, pathPtr, pathLen, follow);
-    writeFilestat(process.memory, statOut, filestatOf(Deno.lstatSync(target.hostPath)));
+    const target = resolveGuestPath(
+      process,
+      fd,
+      pathPtr,
+      pathLen,
+      follow,
+      Rights.PATH_FILESTAT_GET,
+    );
+    const stat = filestatOf(Deno.lstatSync(target.hostPath));
+    writeFilestat(process.memory, statOut, withExactTimes(stat, target.hostPath));
   });
 }
 
-/** Deno can only set times through a symlink, so setting a link's own times is ENOTSUP. */
 export function pathFilestatSetTimes(
   process: HostContext,
   fd: number,
@@ -210,11 +244,12 @@ export function pathFilestatSetTimes(
 ): ErrnoCode {
   return withErrno(() => {
     const follow = followsSymlinks(lookupFlags);
-    const path = resolveGuestPath(process, fd, pathPtr, pathLen, follow).hostPath;
-    const info = Deno.lstatSync(path);
-    if (info.isSymlink) fail(Errno.NOTSUP);
-    const times = timesToSet(atim, mtim, fstFlags, () => info);
-    if (times) Deno.utimeSync(path, ...times);
+    const right = Rights.PATH_FILESTAT_SET_TIMES;
+    const path = resolveGuestPath(process, fd, pathPtr, pathLen, follow, right).hostPath;
+    const times = requestedTimes(atim, mtim, fstFlags);
+    // The sandbox has already resolved a symlink the flags follow: this is the file itself.
+    if (times) setPathTimes(path, times);
+    else Deno.lstatSync(path);
   });
 }
 
@@ -230,8 +265,17 @@ export function pathLink(
 ): ErrnoCode {
   return withErrno(() => {
     const follow = followsSymlinks(oldLookupFlags);
-    const source = resolveGuestPath(process, oldFd, oldPathPtr, oldPathLen, follow);
-    const link = resolveGuestPath(process, newFd, newPathPtr, newPathLen, false);
+    const source = resolveGuestPath(
+      process,
+      oldFd,
+      oldPathPtr,
+      oldPathLen,
+      follow,
+      Rights.PATH_LINK_SOURCE,
+    );
+    const link = newName(
+      resolveGuestPath(process, newFd, newPathPtr, newPathLen, false, Rights.PATH_LINK_TARGET),
+    );
     Deno.linkSync(source.hostPath, link.hostPath);
   });
 }
@@ -247,7 +291,7 @@ export function pathReadlink(
   bufusedOut: number,
 ): ErrnoCode {
   return withErrno(() => {
-    const link = resolveGuestPath(process, fd, pathPtr, pathLen, false);
+    const link = resolveGuestPath(process, fd, pathPtr, pathLen, false, Rights.PATH_READLINK);
     const text = encoder.encode(Deno.readLinkSync(link.hostPath));
     const copied = text.subarray(0, bufLen >>> 0);
     process.memory.write(bufPtr, copied);
@@ -263,7 +307,8 @@ export function pathRemoveDirectory(
 ): ErrnoCode {
   return withErrno(() => {
     refuseDotLast(process, pathPtr, pathLen);
-    const target = resolveGuestPath(process, fd, pathPtr, pathLen, false);
+    const right = Rights.PATH_REMOVE_DIRECTORY;
+    const target = resolveGuestPath(process, fd, pathPtr, pathLen, false, right);
     refuseRoot(target);
     if (!Deno.lstatSync(target.hostPath).isDirectory) fail(Errno.NOTDIR);
     Deno.removeSync(target.hostPath);
@@ -282,8 +327,22 @@ export function pathRename(
   return withErrno(() => {
     refuseDotLast(process, oldPathPtr, oldPathLen);
     refuseDotLast(process, newPathPtr, newPathLen);
-    const source = resolveGuestPath(process, oldFd, oldPathPtr, oldPathLen, false);
-    const destination = resolveGuestPath(process, newFd, newPathPtr, newPathLen, false);
+    const source = resolveGuestPath(
+      process,
+      oldFd,
+      oldPathPtr,
+      oldPathLen,
+      false,
+      Rights.PATH_RENAME_SOURCE,
+    );
+    const destination = resolveGuestPath(
+      process,
+      newFd,
+      newPathPtr,
+      newPathLen,
+      false,
+      Rights.PATH_RENAME_TARGET,
+    );
     refuseRoot(source);
     refuseRoot(destination);
     Deno.renameSync(source.hostPath, destination.hostPath);
@@ -307,7 +366,9 @@ export function pathSymlink(
     if (linkText.length === 0) fail(Errno.NOENT);
     if (linkText.includes("\0")) fail(Errno.INVAL);
     if (linkText.startsWith("/")) fail(Errno.PERM, "absolute symlink target refused");
-    const link = resolveGuestPath(process, fd, newPathPtr, newPathLen, false);
+    const link = newName(
+      resolveGuestPath(process, fd, newPathPtr, newPathLen, false, Rights.PATH_SYMLINK),
+    );
     Deno.symlinkSync(linkText, link.hostPath);
   });
 }
@@ -319,7 +380,7 @@ export function pathUnlinkFile(
   pathLen: number,
 ): ErrnoCode {
   return withErrno(() => {
-    const target = resolveGuestPath(process, fd, pathPtr, pathLen, false);
+    const target = resolveGuestPath(process, fd, pathPtr, pathLen, false, Rights.PATH_UNLINK_FILE);
     // Deno's remove would also rmdir a directory; unlink must not.
     if (Deno.lstatSync(target.hostPath).isDirectory) fail(Errno.ISDIR);
     Deno.removeSync(target.hostPath);

@@ -1,8 +1,9 @@
 /**
  * Resolves guest paths inside a preopened directory, one component at a time, the way
  * `openat2(RESOLVE_BENEATH)` (and so cap-std, under wasmtime) does: `..` may not climb above
- * the preopen root, absolute paths are refused, and every symlink met on the way is expanded
- * and checked the same way (an absolute link target, or one whose `..` climbs out, is refused).
+ * the directory the call names (its fd's directory, not merely its preopen), absolute paths
+ * are refused, and every symlink met on the way is expanded and checked the same way (an
+ * absolute link target, or one whose `..` climbs out, is refused).
  *
  * Refusals return EPERM: that is what wasmtime 8 (cap-std's "a path led outside of the
  * filesystem") gives the guest. The check runs on paths, not on open handles, so a concurrent
@@ -25,7 +26,8 @@ export interface SandboxedPath {
 }
 
 /**
- * Resolves `guestPath` relative to the directory at `start` (components below `root`).
+ * Resolves `guestPath` relative to the directory at `start` (components below `root`), never
+ * above it.
  * Intermediate symlinks are always followed; the last component is followed only when
  * `followFinal` is set (or the path ends in `/`). A missing last component is fine (the caller
  * may be about to create it); a missing intermediate one is ENOENT.
@@ -43,6 +45,7 @@ export function resolveInSandbox(
   const trailingSlash = guestPath.endsWith("/");
   const follow = followFinal || trailingSlash;
   const parts = [...start];
+  const floor = start.length;
   // A stack of components still to walk, next one last.
   const pending = components(guestPath).reverse();
   let expansions = 0;
@@ -52,7 +55,7 @@ export function resolveInSandbox(
     const name = pending.pop()!;
     const isLast = pending.length === 0;
     if (name === "..") {
-      if (parts.length === 0) fail(Errno.PERM, `${guestPath} leads outside the preopen`);
+      if (parts.length === floor) fail(Errno.PERM, `${guestPath} leads outside its directory`);
       parts.pop();
       continue;
     }
@@ -74,7 +77,7 @@ export function resolveInSandbox(
     if (info.isSymlink) {
       if (++expansions > MAX_SYMLINK_EXPANSIONS) fail(Errno.LOOP);
       const target = Deno.readLinkSync(hostPath);
-      if (target.startsWith("/")) fail(Errno.PERM, `symlink ${name} points outside the preopen`);
+      if (target.startsWith("/")) fail(Errno.PERM, `symlink ${name} points outside its directory`);
       pending.push(...components(target).reverse());
       continue;
     }

@@ -24,7 +24,9 @@ int main(void) {
     int marker_err = __wasi_path_filestat_get(fd, 0, "marker.txt", &marker);
     printf("marker err=%d size=%llu\n", marker_err,
            marker_err ? 0ull : (unsigned long long)marker.size);
+    // A preopen closes like any fd (wasi-libc's preopen list does it); its number is gone.
     report("close preopen", __wasi_fd_close(fd));
+    report("prestat after close", __wasi_fd_prestat_get(fd, &prestat));
   }
   report("prestat stdin", __wasi_fd_prestat_get(0, &prestat));
   report("prestat unknown", __wasi_fd_prestat_get(1000, &prestat));

@@ -52,16 +52,28 @@ int main(int argc, char **argv) {
   }
   printf("inner_link content: [%.*s]\n", (int)n, buf);
 
-  // A directory opened under the preopen cannot climb out either.
+  // A directory opened under the preopen cannot climb out of its own tree, even to a place
+  // still inside the preopen.
   __wasi_fd_t sub_fd;
   report("open sub dir", __wasi_path_open(root_fd, FOLLOW, "sub", __WASI_OFLAGS_DIRECTORY,
-                                          __WASI_RIGHTS_FD_READDIR, ~0ull, 0, &sub_fd));
+                                          __WASI_RIGHTS_FD_READDIR | __WASI_RIGHTS_PATH_OPEN,
+                                          ~0ull, 0, &sub_fd));
   __wasi_fd_t other;
   report("sub: open ../../outside.txt",
          __wasi_path_open(sub_fd, FOLLOW, "../../outside.txt", 0, __WASI_RIGHTS_FD_READ, 0, 0,
                           &other));
   report("sub: open ../sub/inside.txt",
          __wasi_path_open(sub_fd, FOLLOW, "../sub/inside.txt", 0, __WASI_RIGHTS_FD_READ, 0, 0,
+                          &other));
+  report("sub: open inside.txt",
+         __wasi_path_open(sub_fd, FOLLOW, "inside.txt", 0, __WASI_RIGHTS_FD_READ, 0, 0, &other));
+  // Without PATH_OPEN among its rights, a directory fd opens nothing.
+  __wasi_fd_t listing_fd;
+  report("open sub dir to list only",
+         __wasi_path_open(root_fd, FOLLOW, "sub", __WASI_OFLAGS_DIRECTORY,
+                          __WASI_RIGHTS_FD_READDIR, ~0ull, 0, &listing_fd));
+  report("listing sub: open inside.txt",
+         __wasi_path_open(listing_fd, FOLLOW, "inside.txt", 0, __WASI_RIGHTS_FD_READ, 0, 0,
                           &other));
 
   __wasi_filestat_t stat;
