@@ -18,15 +18,32 @@ import {
   workerLanes,
 } from "./mod.ts";
 import { hostEnvironment } from "./runtime/host_env.ts";
+import { ControlServer } from "./runtime/distributed/control_server.ts";
+import { ControlStore, defaultStateDir } from "./runtime/distributed/control_store.ts";
 import { parseLevel, setupLogging } from "./runtime/log.ts";
 
 const USAGE = "usage: lunatic run [OPTIONS] <PATH.wasm> [-- ARGS...]";
 const TEST_USAGE = "usage: lunatic test <PATH.wasm> [FILTER] [OPTIONS] [-- ARGS...]";
+const CONTROL_USAGE = "usage: lunatic control [--bind-socket ADDR] [--state DIR]";
+const CONTROL_HELP = `lunatic control: the control server of a cluster of lunatic nodes
+
+${CONTROL_USAGE}
+
+Nodes register with it (it signs their certificates with its own CA), announce their
+addresses, find each other and share modules through it (lunatic 0.13.2's HTTP API).
+
+Options:
+  --bind-socket ADDR    listen on ADDR (IP:PORT); default 127.0.0.1 and the first free
+                        port of 3030-3998, then 1025-65534
+  --state DIR           keep the CA and the uploaded modules in DIR (default
+                        ${defaultStateDir().replace(Deno.env.get("HOME") ?? "\0", "~")})
+  -h, --help            show this help`;
 const HELP = `lunatic for Deno: an Erlang-inspired runtime for WebAssembly
 
 ${USAGE}
        lunatic <PATH.wasm> [ARGS]...        (same as run)
 ${TEST_USAGE}
+${CONTROL_USAGE}
 
 Options:
   --dir DIR             preopen DIR for the guest under the same name (repeatable)
@@ -92,6 +109,13 @@ interface RunCommand extends GuestFlags {
   kind: "run";
   path: string;
   args: string[];
+}
+
+interface ControlCommand {
+  kind: "control";
+  hostname?: string;
+  port?: number;
+  stateDir: string;
 }
 
 interface TestCommand extends GuestFlags {
@@ -180,12 +204,13 @@ const IMPLIED_RUN = /^(--bench|--dir|--env|--no-default-dir|--no-inherit-env|--a
 export function parseCommandLine(
   argv: string[],
   manifestDirSet = Deno.env.get("CARGO_MANIFEST_DIR") !== undefined,
-): RunCommand | TestCommand | null {
+): RunCommand | TestCommand | ControlCommand | null {
   // lunatic <= 0.12 syntax: an implied `run` (spec §7.1).
   if (argv.length > 0 && IMPLIED_RUN.test(argv[0])) argv = ["run", ...argv];
   if (argv[0] === "test" || isCargoTestInvocation(argv, manifestDirSet)) {
     return parseTestCommand(argv);
   }
+  if (argv[0] === "control") return parseControlCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -220,6 +245,41 @@ export function parseCommandLine(
     throw new UsageError(message);
   });
   return { kind: "run", path, args, ...flags };
+}
+
+/** `lunatic control [--bind-socket ADDR] [--state DIR]`. */
+function parseControlCommand(argv: string[]): ControlCommand | null {
+  const fail = (message: string): never => {
+    throw new UsageError(message, CONTROL_USAGE, "lunatic control --help");
+  };
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        "bind-socket": { type: "string" },
+        state: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    return fail(parseArgsProblem(error));
+  }
+  if (values.help) {
+    console.log(CONTROL_HELP);
+    return null;
+  }
+  const command: ControlCommand = { kind: "control", stateDir: values.state ?? defaultStateDir() };
+  const bind = values["bind-socket"];
+  if (bind !== undefined) {
+    const match = bind.match(/^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/);
+    const port = Number(match?.[3]);
+    if (match === null || port > 65535) fail(`--bind-socket takes IP:PORT (was ${bind})`);
+    command.hostname = match![1] ?? match![2];
+    command.port = port;
+  }
+  return command;
 }
 
 /**
@@ -307,7 +367,7 @@ function parseTestCommand(argv: string[]): TestCommand | null {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let command: RunCommand | TestCommand | null;
+  let command: RunCommand | TestCommand | ControlCommand | null;
   try {
     command = parseCommandLine(argv);
     if (command !== null) checkLogLevel(command.kind);
@@ -318,6 +378,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === null) return 0;
   if (command.kind === "test") return await test(command);
+  if (command.kind === "control") return await control(command);
   const lunatic = new Lunatic();
   try {
     const module = await lunatic.load(command.path);
@@ -343,14 +404,16 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** `LUNATIC_LOG` must name a level: a bad one is a usage error, like a bad flag. */
-function checkLogLevel(kind: "run" | "test"): void {
+function checkLogLevel(kind: "run" | "test" | "control"): void {
   try {
     parseLevel(Deno.env.get("LUNATIC_LOG"));
   } catch (error) {
     const message = (error as Error).message;
     throw kind === "run"
       ? new UsageError(message)
-      : new UsageError(message, TEST_USAGE, "lunatic test --help");
+      : kind === "test"
+      ? new UsageError(message, TEST_USAGE, "lunatic test --help")
+      : new UsageError(message, CONTROL_USAGE, "lunatic control --help");
   }
 }
 
@@ -366,6 +429,30 @@ function reportRootFailure(outcome: ProcessOutcome): void {
   }
   const backtrace = outcome.backtrace ? `\nwasm backtrace:\n${outcome.backtrace}` : "";
   console.error(`Error: the root process (1) failed: ${outcome.reason}${backtrace}`);
+}
+
+/** Serves until SIGINT or SIGTERM, then exits 0. */
+async function control(command: ControlCommand): Promise<number> {
+  // Registrations and node starts and stops are what an operator watches for.
+  setupLogging(Deno.env.get("LUNATIC_LOG") ? undefined : "info");
+  let server: ControlServer;
+  try {
+    const store = ControlStore.open(command.stateDir);
+    server = await ControlServer.startOnFreePort({
+      store,
+      hostname: command.hostname,
+      port: command.port,
+    });
+  } catch (error) {
+    console.error(`Error: cannot start the control server: ${(error as Error).message}`);
+    return 1;
+  }
+  console.log(`control listening on ${server.url}`);
+  await new Promise<void>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, resolve);
+  });
+  await server.close();
+  return 0;
 }
 
 async function test(command: TestCommand): Promise<number> {
