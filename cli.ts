@@ -11,7 +11,9 @@ import {
   listTests,
   Lunatic,
   LunaticError,
+  type LunaticModule,
   type PreopenSpec,
+  ProcessConfig,
   type ProcessOutcome,
   runTests,
   selectTests,
@@ -19,12 +21,36 @@ import {
 } from "./mod.ts";
 import { hostEnvironment } from "./runtime/host_env.ts";
 import { ControlServer } from "./runtime/distributed/control_server.ts";
+import { ClusterNode } from "./runtime/distributed/node.ts";
 import { ControlStore, defaultStateDir } from "./runtime/distributed/control_store.ts";
 import { parseLevel, setupLogging } from "./runtime/log.ts";
+import { rootView } from "./runtime/config.ts";
+import { hostStdio } from "./runtime/stdio.ts";
 
 const USAGE = "usage: lunatic run [OPTIONS] <PATH.wasm> [-- ARGS...]";
 const TEST_USAGE = "usage: lunatic test <PATH.wasm> [FILTER] [OPTIONS] [-- ARGS...]";
 const CONTROL_USAGE = "usage: lunatic control [--bind-socket ADDR] [--state DIR]";
+const NODE_USAGE =
+  "usage: lunatic node [CONTROL_URL] [--bind-socket ADDR] [--wasm PATH] [--tag KEY=VALUE]... [OPTIONS]";
+const NODE_HELP = `lunatic node: join a cluster as a node
+
+${NODE_USAGE}
+
+Registers with the control server at CONTROL_URL (default http://127.0.0.1:3030/), which
+signs this node's certificate, and serves the other nodes (mutual TLS over TCP): they spawn
+processes here and send messages to them.
+
+Options:
+  --bind-socket ADDR    accept other nodes on ADDR (IP:PORT; default 127.0.0.1, any port)
+  --wasm PATH           run PATH as a root process (environment 1), its module shared with
+                        the cluster through control
+  --tag KEY=VALUE       an attribute of this node, for lookup_nodes queries (repeatable)
+  --dir, --no-default-dir, --env, --no-inherit-env, --allow
+                        what the root sees and may call (as for run); also the most that a
+                        process spawned here by another node may see and call
+  -h, --help            show this help
+
+Runs until SIGINT or SIGTERM, then tells control it stopped and exits 0.`;
 const CONTROL_HELP = `lunatic control: the control server of a cluster of lunatic nodes
 
 ${CONTROL_USAGE}
@@ -44,6 +70,7 @@ ${USAGE}
        lunatic <PATH.wasm> [ARGS]...        (same as run)
 ${TEST_USAGE}
 ${CONTROL_USAGE}
+${NODE_USAGE.replace("usage: ", "       ")}
 
 Options:
   --dir DIR             preopen DIR for the guest under the same name (repeatable)
@@ -111,11 +138,22 @@ interface RunCommand extends GuestFlags {
   args: string[];
 }
 
+type Command = RunCommand | TestCommand | ControlCommand | NodeCommand;
+
 interface ControlCommand {
   kind: "control";
   hostname?: string;
   port?: number;
   stateDir: string;
+}
+
+interface NodeCommand extends GuestFlags {
+  kind: "node";
+  controlUrl: string;
+  hostname: string;
+  port: number;
+  wasm?: string;
+  attributes: Record<string, string>;
 }
 
 interface TestCommand extends GuestFlags {
@@ -204,13 +242,14 @@ const IMPLIED_RUN = /^(--bench|--dir|--env|--no-default-dir|--no-inherit-env|--a
 export function parseCommandLine(
   argv: string[],
   manifestDirSet = Deno.env.get("CARGO_MANIFEST_DIR") !== undefined,
-): RunCommand | TestCommand | ControlCommand | null {
+): Command | null {
   // lunatic <= 0.12 syntax: an implied `run` (spec §7.1).
   if (argv.length > 0 && IMPLIED_RUN.test(argv[0])) argv = ["run", ...argv];
   if (argv[0] === "test" || isCargoTestInvocation(argv, manifestDirSet)) {
     return parseTestCommand(argv);
   }
   if (argv[0] === "control") return parseControlCommand(argv.slice(1));
+  if (argv[0] === "node") return parseNodeCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -272,14 +311,67 @@ function parseControlCommand(argv: string[]): ControlCommand | null {
   }
   const command: ControlCommand = { kind: "control", stateDir: values.state ?? defaultStateDir() };
   const bind = values["bind-socket"];
-  if (bind !== undefined) {
-    const match = bind.match(/^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/);
-    const port = Number(match?.[3]);
-    if (match === null || port > 65535) fail(`--bind-socket takes IP:PORT (was ${bind})`);
-    command.hostname = match![1] ?? match![2];
-    command.port = port;
-  }
+  if (bind !== undefined) Object.assign(command, parseSocket(bind, fail));
   return command;
+}
+
+/** `IP:PORT` or `[IPv6]:PORT`. */
+function parseSocket(text: string, fail: (message: string) => never) {
+  const match = text.match(/^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/);
+  const port = Number(match?.[3]);
+  if (match === null || port > 65535) fail(`--bind-socket takes IP:PORT (was ${text})`);
+  return { hostname: match![1] ?? match![2], port };
+}
+
+/** `lunatic node [CONTROL_URL] [--bind-socket ADDR] [--wasm PATH] [--tag k=v]... [guest flags]`. */
+function parseNodeCommand(argv: string[]): NodeCommand | null {
+  const fail = (message: string): never => {
+    throw new UsageError(message, NODE_USAGE, "lunatic node --help");
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ...GUEST_OPTIONS,
+        "bind-socket": { type: "string" },
+        wasm: { type: "string" },
+        tag: { type: "string", multiple: true },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    return fail(parseArgsProblem(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(NODE_HELP);
+    return null;
+  }
+  if (positionals.length > 1) fail(`unexpected argument '${positionals[1]}'`);
+  const controlUrl = positionals[0] ?? "http://127.0.0.1:3030/";
+  if (!URL.canParse(controlUrl) || !/^https?:$/.test(new URL(controlUrl).protocol)) {
+    fail(`CONTROL_URL must be an http:// URL (was ${controlUrl})`);
+  }
+  const attributes: Record<string, string> = {};
+  for (const tag of values.tag ?? []) {
+    const at = tag.indexOf("=");
+    if (at <= 0) fail(`--tag takes KEY=VALUE (was ${tag})`);
+    attributes[tag.slice(0, at)] = tag.slice(at + 1);
+  }
+  const socket = values["bind-socket"] === undefined
+    ? { hostname: "127.0.0.1", port: 0 }
+    : parseSocket(values["bind-socket"], fail);
+  return {
+    kind: "node",
+    controlUrl,
+    ...socket,
+    wasm: values.wasm,
+    attributes,
+    ...guestFlags(values, fail),
+  };
 }
 
 /**
@@ -367,7 +459,7 @@ function parseTestCommand(argv: string[]): TestCommand | null {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let command: RunCommand | TestCommand | ControlCommand | null;
+  let command: Command | null;
   try {
     command = parseCommandLine(argv);
     if (command !== null) checkLogLevel(command.kind);
@@ -379,6 +471,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === null) return 0;
   if (command.kind === "test") return await test(command);
   if (command.kind === "control") return await control(command);
+  if (command.kind === "node") return await node(command);
   const lunatic = new Lunatic();
   try {
     const module = await lunatic.load(command.path);
@@ -404,7 +497,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** `LUNATIC_LOG` must name a level: a bad one is a usage error, like a bad flag. */
-function checkLogLevel(kind: "run" | "test" | "control"): void {
+function checkLogLevel(kind: Command["kind"]): void {
   try {
     parseLevel(Deno.env.get("LUNATIC_LOG"));
   } catch (error) {
@@ -413,6 +506,8 @@ function checkLogLevel(kind: "run" | "test" | "control"): void {
       ? new UsageError(message)
       : kind === "test"
       ? new UsageError(message, TEST_USAGE, "lunatic test --help")
+      : kind === "node"
+      ? new UsageError(message, NODE_USAGE, "lunatic node --help")
       : new UsageError(message, CONTROL_USAGE, "lunatic control --help");
   }
 }
@@ -429,6 +524,59 @@ function reportRootFailure(outcome: ProcessOutcome): void {
   }
   const backtrace = outcome.backtrace ? `\nwasm backtrace:\n${outcome.backtrace}` : "";
   console.error(`Error: the root process (1) failed: ${outcome.reason}${backtrace}`);
+}
+
+/** Joins the cluster, runs the `--wasm` root, serves until SIGINT or SIGTERM. */
+async function node(command: NodeCommand): Promise<number> {
+  const lunatic = new Lunatic();
+  const view = { dirs: command.dirs, defaultDir: command.defaultDir, env: command.env };
+  let cluster: ClusterNode;
+  let module: LunaticModule | null = null;
+  try {
+    if (command.wasm !== undefined) module = await lunatic.load(command.wasm);
+    cluster = await ClusterNode.start({
+      runtime: lunatic.runtime,
+      controlUrl: command.controlUrl,
+      hostname: command.hostname,
+      port: command.port,
+      attributes: command.attributes,
+      // What lunatic's node gives a root process is the most a remote spawn gets here.
+      ceiling: new ProcessConfig({
+        canCompileModules: true,
+        canCreateConfigs: true,
+        canSpawnProcesses: true,
+        ...rootView(view),
+        allowedNamespaces: command.allow ?? null,
+      }),
+      stdio: hostStdio,
+    });
+  } catch (error) {
+    console.error(`Error: cannot start the node: ${(error as Error).message}`);
+    return 1;
+  }
+  console.log(`node ${cluster.nodeId} (${cluster.nodeName}) listening on ${cluster.address}`);
+  if (module !== null) {
+    try {
+      await cluster.publish(module);
+      // The root runs as in lunatic's node: environment 1, no guest arguments.
+      const root = lunatic.spawnRoot(module, { ...view, allow: command.allow });
+      root.environment.onDeadlock = null; // other nodes may yet send it something
+      cluster.adoptEnvironment(root.environment);
+      root.exited.then((outcome) => {
+        lunatic.runtime.failures.flush();
+        reportRootFailure(outcome);
+      });
+    } catch (error) {
+      console.error(`Error: ${(error as Error).message}`);
+      await cluster.stop();
+      return 1;
+    }
+  }
+  await new Promise<void>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, resolve);
+  });
+  await cluster.stop();
+  return 0;
 }
 
 /** Serves until SIGINT or SIGTERM, then exits 0. */

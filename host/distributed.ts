@@ -1,16 +1,23 @@
 /**
- * `lunatic::distributed` on a single node (spec §1.16). This runtime is not (yet) a member
- * of a cluster: it is node 0, the module ID of every process is 0, and there are no other
- * nodes. Spawns and sends addressed to node 0 behave as their local twins; any other node is
- * unknown and gets the spec's "node not found" code.
+ * `lunatic::distributed` (spec §1.16). On its own (`lunatic run`) the runtime is node 0: the
+ * module ID of every process is 0, there are no other nodes, and spawns and sends addressed
+ * to node 0 behave as their local twins; any other node is unknown ("node not found").
+ * As a node of a cluster (`lunatic node`) the calls go to the nodes control lists (this one
+ * included) through runtime/distributed/node.ts; they never hang: an unknown node answers at
+ * once, an unreachable one within the connect timeout.
  */
 import { trap } from "../runtime/errors.ts";
 import { hostFn, type HostNamespace, suspendingFn } from "../runtime/host_api.ts";
 import type { Process } from "../runtime/process.ts";
 import type { Message } from "../runtime/message.ts";
+import type { ClusterNode, Failure } from "../runtime/distributed/node.ts";
+import type { Val } from "../runtime/distributed/wire.ts";
+import { logger } from "../runtime/log.ts";
+import { TIMEOUT } from "../runtime/message.ts";
+import { guestTimeout } from "../runtime/timers.ts";
 import { errorId } from "./error.ts";
 import { scratchData, sendAndAwaitReply, sendTo, takeScratch } from "./message.ts";
-import { requireSpawnPermission, spawnReportingTo } from "./process.ts";
+import { requireSpawnPermission, spawnConfig, spawnReportingTo } from "./process.ts";
 import { notSupported } from "./not_supported.ts";
 
 /** This node's ID while the runtime is not part of a cluster. */
@@ -47,15 +54,80 @@ function checkSendable(process: Process): void {
   }
 }
 
+/** Spawn parameters for another node: 17-byte records; a trailing partial one is ignored. */
+function remoteParams(process: Process, ptr: number, len: number): Val[] {
+  const bytes = process.memory.bytes(ptr, len);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const params: Val[] = [];
+  for (let at = 0; at + 17 <= bytes.byteLength; at += 17) {
+    const type = bytes[at];
+    if (type === 0x7f) params.push({ I32: view.getInt32(at + 1, true) });
+    else if (type === 0x7e) params.push({ I64: view.getBigInt64(at + 1, true) });
+    else if (type === 0x7b) {
+      params.push({
+        V128: view.getBigUint64(at + 1, true) | view.getBigUint64(at + 9, true) << 64n,
+      });
+    } else trap(`unknown spawn parameter type 0x${type.toString(16).padStart(2, "0")}`);
+  }
+  return params;
+}
+
+async function remoteSpawn(
+  p: Process,
+  node: ClusterNode,
+  nodeId: bigint,
+  configId: bigint,
+  moduleId: bigint,
+  funcPtr: number,
+  funcLen: number,
+  paramsPtr: number,
+  paramsLen: number,
+  idPtr: number,
+): Promise<number> {
+  const config = spawnConfig(p, configId);
+  const entry = p.memory.readString(funcPtr, funcLen, "function name");
+  const params = remoteParams(p, paramsPtr, paramsLen);
+  const result = await p.suspend(
+    node.spawn(BigInt(p.environment.id), nodeId, config, moduleId, entry, params),
+  );
+  if ("processId" in result) {
+    p.memory.writeU64(idPtr, result.processId);
+    return 0;
+  }
+  p.memory.writeU64(idPtr, errorId(p, result.error));
+  return result.status;
+}
+
+/** Takes the scratch data message for another node (no resources: spec §1.16). */
+function takeForRemote(p: Process): { tag: bigint; data: Uint8Array } {
+  checkSendable(p);
+  const message = takeScratch(p);
+  if (message.kind !== "data") trap("only data messages can be sent to another node");
+  return { tag: message.tag, data: message.data.slice() };
+}
+
+const log = logger("distributed");
+
+/** The guest gets the status alone (`send` has no error ID); the log says why. */
+function reportFailure(failure: Failure): number {
+  log.info("process send failed: {error}", { error: failure.error });
+  return failure.status;
+}
+
 export const distributedNamespace: HostNamespace<Process> = {
   module: "lunatic::distributed",
   functions: {
-    nodes_count: hostFn([], ["i32"], () => 0),
-    // No other nodes: nothing to copy.
-    get_nodes: hostFn(["i32", "i32"], ["i32"], () => 0),
-    node_id: hostFn([], ["i64"], () => LOCAL_NODE_ID),
-    module_id: hostFn([], ["i64"], () => LOCAL_MODULE_ID),
-    spawn: hostFn(
+    nodes_count: hostFn([], ["i32"], (p: Process) => p.runtime.node?.nodeIds().length ?? 0),
+    get_nodes: hostFn(["i32", "i32"], ["i32"], (ptr: number, cap: number, p: Process) => {
+      const ids = p.runtime.node?.nodeIds() ?? [];
+      const count = Math.min(ids.length, cap >>> 0);
+      p.memory.check(ptr, count * 8);
+      for (let i = 0; i < count; i++) p.memory.writeU64(ptr + i * 8, ids[i]);
+      return count;
+    }),
+    node_id: hostFn([], ["i64"], (p: Process) => p.runtime.node?.nodeId ?? LOCAL_NODE_ID),
+    module_id: hostFn([], ["i64"], (p: Process) => p.module.clusterModuleId),
+    spawn: suspendingFn(
       ["i64", "i64", "i64", "i32", "i32", "i32", "i32", "i32"],
       ["i32"],
       (
@@ -71,6 +143,21 @@ export const distributedNamespace: HostNamespace<Process> = {
       ) => {
         requireSpawnPermission(p);
         p.memory.check(idPtr, 8);
+        const node = p.runtime.node;
+        if (node !== null) {
+          return remoteSpawn(
+            p,
+            node,
+            BigInt.asUintN(64, nodeId),
+            configId,
+            BigInt.asUintN(64, moduleId),
+            funcPtr,
+            funcLen,
+            paramsPtr,
+            paramsLen,
+            idPtr,
+          );
+        }
         if (!isLocal(nodeId)) {
           p.memory.writeU64(idPtr, errorId(p, `node ${BigInt.asUintN(64, nodeId)} not found`));
           return SPAWN_NODE_NOT_FOUND;
@@ -87,8 +174,16 @@ export const distributedNamespace: HostNamespace<Process> = {
         return spawnReportingTo(p, call, idPtr) === null ? SPAWN_NODE_NOT_FOUND : 0;
       },
     ),
-    send: hostFn(["i64", "i64"], ["i32"], (nodeId: bigint, processId: bigint, p: Process) => {
-      const message = takeForNode(p, nodeId, processId);
+    send: suspendingFn(["i64", "i64"], ["i32"], (nodeId: bigint, processId: bigint, p: Process) => {
+      const node = p.runtime.node;
+      if (node !== null && BigInt.asUintN(64, nodeId) !== node.nodeId) {
+        const { tag, data } = takeForRemote(p);
+        const environmentId = BigInt(p.environment.id);
+        const target = BigInt.asUintN(64, nodeId);
+        return p.suspend(node.send(environmentId, target, BigInt.asUintN(64, processId), tag, data))
+          .then((result) => "error" in result ? reportFailure(result) : 0);
+      }
+      const message = takeForNode(p, node === null ? nodeId : LOCAL_NODE_ID, processId);
       if (typeof message === "number") return message;
       sendTo(p, processId, message);
       return 0;
@@ -97,17 +192,106 @@ export const distributedNamespace: HostNamespace<Process> = {
       ["i64", "i64", "i64", "i64"],
       ["i32"],
       (nodeId: bigint, processId: bigint, waitOnTag: bigint, timeout: bigint, p: Process) => {
-        const message = takeForNode(p, nodeId, processId);
+        const node = p.runtime.node;
+        if (node !== null && BigInt.asUintN(64, nodeId) !== node.nodeId) {
+          return remoteRequest(p, node, BigInt.asUintN(64, nodeId), processId, waitOnTag, timeout);
+        }
+        const message = takeForNode(p, node === null ? nodeId : LOCAL_NODE_ID, processId);
         if (typeof message === "number") return message;
         return sendAndAwaitReply(p, processId, message, waitOnTag, timeout);
       },
     ),
+    exec_lookup_nodes: suspendingFn(
+      ["i32", "i32", "i32", "i32", "i32"],
+      ["i32"],
+      async (
+        queryPtr: number,
+        queryLen: number,
+        queryIdPtr: number,
+        nodesLenPtr: number,
+        errorPtr: number,
+        p: Process,
+      ) => {
+        const node = requireNode(p);
+        const query = p.memory.readString(queryPtr, queryLen, "query");
+        p.memory.check(queryIdPtr, 8);
+        p.memory.check(nodesLenPtr, 4);
+        p.memory.check(errorPtr, 8);
+        try {
+          const { queryId, count } = await p.suspend(node.lookup(query));
+          p.memory.writeU64(queryIdPtr, queryId);
+          // lunatic writes a host usize (8 bytes) where lunatic-rs reserves a u32 (§9.1):
+          // 4 bytes are what every reader reads, and nothing after them is clobbered.
+          p.memory.writeU32(nodesLenPtr, count);
+          return 0;
+        } catch (error) {
+          p.memory.writeU64(errorPtr, errorId(p, `lookup failed: ${(error as Error).message}`));
+          return 1;
+        }
+      },
+    ),
+    copy_lookup_nodes_results: hostFn(
+      ["i64", "i32", "i32", "i32"],
+      ["i32"],
+      (queryId: bigint, ptr: number, cap: number, errorPtr: number, p: Process) => {
+        const ids = requireNode(p).takeLookup(BigInt.asUintN(64, queryId));
+        if (ids === undefined) {
+          p.memory.writeU64(errorPtr, errorId(p, `unknown lookup query ${queryId}`));
+          return -1;
+        }
+        const count = Math.min(ids.length, cap >>> 0);
+        p.memory.check(ptr, count * 8);
+        for (let i = 0; i < count; i++) p.memory.writeU64(ptr + i * 8, ids[i]);
+        return count;
+      },
+    ),
     ...notSupported("lunatic::distributed", {
-      exec_lookup_nodes: "i32,i32,i32,i32,i32 -> i32",
-      copy_lookup_nodes_results: "i64,i32,i32,i32 -> i32",
       test_root_cert: "i32 -> i32",
       default_server_certificates: "i32,i32,i32,i32,i32 -> i32",
       sign_node: "i32,i32,i32,i32,i32,i32,i32 -> i32",
     }),
   },
 };
+
+/** Lookups go to control: a runtime on its own has none (spec §1.16: a trap). */
+function requireNode(p: Process): ClusterNode {
+  const node = p.runtime.node;
+  if (node === null) trap("Distributed is not initialized");
+  return node;
+}
+
+/**
+ * `send_receive_skip_search` to another node: the message goes there, then the caller waits
+ * for a reply with `waitOnTag` that arrived after it was sent (one may come before the
+ * acknowledgement does: it is taken from the queue).
+ */
+async function remoteRequest(
+  p: Process,
+  node: ClusterNode,
+  nodeId: bigint,
+  processId: bigint,
+  waitOnTag: bigint,
+  timeout: bigint,
+): Promise<number> {
+  p.checkSignals();
+  const { tag, data } = takeForRemote(p);
+  const started = Date.now();
+  const mark = p.queueMark();
+  const result = await p.suspend(
+    node.send(BigInt(p.environment.id), nodeId, BigInt.asUintN(64, processId), tag, data),
+  );
+  if (result.status !== 0) {
+    // lunatic traps on a connection error ("unreachable"): the reason names the node.
+    if (result.status === 9027) trap(`${result.error}`);
+    return result.status;
+  }
+  const early = p.takeQueuedSince(mark, [waitOnTag]);
+  if (early !== null) {
+    p.setScratch(early);
+    return 0;
+  }
+  const limit = guestTimeout(timeout);
+  const remaining = limit === null ? null : limit - BigInt(Date.now() - started);
+  if (remaining !== null && remaining <= 0n) return TIMEOUT;
+  return await p.waitForMessage([waitOnTag], remaining);
+}

@@ -3,32 +3,11 @@
  * of the calling process's own preopened directories, so a config never sees more of the
  * filesystem than its creator.
  */
-import { resolve, sep } from "node:path";
+import { insideDirectories } from "../runtime/directories.ts";
 import { trap } from "../runtime/errors.ts";
 import { hostFn, type HostNamespace } from "../runtime/host_api.ts";
 import type { Process } from "../runtime/process.ts";
 import { configResource } from "./process.ts";
-
-/** The real path of `path` (symlinks resolved), or its absolute path if it does not exist. */
-function realPath(path: string): string {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return resolve(path);
-  }
-}
-
-/**
- * True when host directory `dir` is one of `allowed` or inside one of them, after resolving
- * symlinks (a link inside a preopen may point anywhere).
- */
-export function insideDirectories(dir: string, allowed: readonly string[]): boolean {
-  const target = realPath(dir);
-  return allowed.some((root) => {
-    const base = realPath(root);
-    return target === base || target.startsWith(base.endsWith(sep) ? base : base + sep);
-  });
-}
 
 export const lunaticWasiNamespace: HostNamespace<Process> = {
   module: "lunatic::wasi",

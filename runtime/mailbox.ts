@@ -10,9 +10,27 @@ import type { Message } from "./message.ts";
 export class Mailbox {
   #queue: Message[] = [];
   #head = 0;
+  /** Messages ever pushed: marks "what arrived since" for a request/reply across nodes. */
+  pushed = 0;
 
   push(message: Message): void {
     this.#queue.push(message);
+    this.pushed++;
+  }
+
+  /**
+   * Takes the first message matching `tags` among the last `count` pushed (they sit at the
+   * queue's end while nothing was taken since), or returns null.
+   */
+  takeRecent(count: number, tags: readonly bigint[] | null): Message | null {
+    const queue = this.#queue;
+    for (let i = Math.max(this.#head, queue.length - count); i < queue.length; i++) {
+      if (!matchesTags(tags, queue[i].tag)) continue;
+      const [message] = queue.splice(i, 1);
+      if (i === this.#head) this.#compact();
+      return message;
+    }
+    return null;
   }
 
   /** Takes the first queued message matching `tags` (null = any), or returns null. */

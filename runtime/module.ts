@@ -126,6 +126,8 @@ export class LunaticModule {
   readonly #prepared = new WeakSet<ProcessConfig>();
   /** How far the memory rewrite moved the code section, per variant. */
   readonly #variantShifts = new Map<number, number>();
+  /** The ID control gave this module in a cluster (`lunatic::distributed::module_id`), or 0. */
+  clusterModuleId = 0n;
 
   constructor(
     readonly bytes: Uint8Array,

@@ -211,6 +211,20 @@ export class Process implements HostedProcess {
     return target;
   }
 
+  /** A mark for {@link takeQueuedSince}: how many messages were ever queued. */
+  queueMark(): number {
+    return this.#mailbox?.pushed ?? 0;
+  }
+
+  /**
+   * Takes the first message matching `tags` queued after `mark` (while the process took none
+   * from its queue), or returns null.
+   */
+  takeQueuedSince(mark: number, tags: readonly bigint[] | null): Message | null {
+    const mailbox = this.#mailbox;
+    return mailbox === null ? null : mailbox.takeRecent(mailbox.pushed - mark, tags);
+  }
+
   /** Takes the first queued message matching `tags` (null = any), or returns null. */
   takeQueuedMessage(tags: readonly bigint[] | null): Message | null {
     return this.#mailbox === null ? null : this.#mailbox.take(tags);

@@ -9,6 +9,7 @@ import { MemoryPool } from "./memory_pool.ts";
 import { HostRegistry, type LunaticModule, ModuleLoader } from "./module.ts";
 import { type EntryArgument, Process, type ProcessOutcome } from "./process.ts";
 import { Scheduler } from "./scheduler.ts";
+import type { ClusterNode } from "./distributed/node.ts";
 import type { Stdio } from "./stdio.ts";
 
 const log = logger("process");
@@ -47,6 +48,8 @@ export class Runtime {
    * the log at warning level unless its sink is replaced.
    */
   readonly failures: FailureLog;
+  /** This runtime's place in a cluster (`lunatic node`), or null when it is on its own. */
+  node: ClusterNode | null = null;
 
   constructor(
     namespaces: readonly HostNamespace<never>[],

@@ -1,0 +1,286 @@
+/**
+ * Node-to-node connections: TCP with mutual TLS (`node:tls`, whose servers can require
+ * client certificates; `Deno.listenTls` cannot). Both ends present certificates from the
+ * control server's CA, and each checks the other's name (the node's UUID, its certificate's
+ * only DNS name). A connection carries requests both ways, each answered on it by `msg_id`;
+ * one is made to a node the first time something is sent to it, and a node that connects to
+ * us is reached through its own connection, so a pair of nodes shares one in the usual case.
+ *
+ * Failing fast: a connection attempt has `connectTimeoutMs` (1 s); after a failure the node
+ * is not tried again for a backoff (100 ms, doubling to 5 s), and requests in between fail at
+ * once with the same error. A frame that cannot be decoded closes its connection with a
+ * logged reason; nothing else is affected.
+ */
+import * as tls from "node:tls";
+import { getLogger } from "@logtape/logtape";
+import {
+  decodePayload,
+  encodeRequest,
+  encodeResponse,
+  FrameReader,
+  type Request,
+  type Response,
+} from "./wire.ts";
+import type { KeyPair } from "./x509.ts";
+
+const log = getLogger(["lunatic", "distributed"]);
+
+/** A node could not be reached, or stopped answering; the text names it. */
+export class ConnectionError extends Error {}
+
+export interface PeerAddress {
+  name: string;
+  /** `ip:port`, `[v6]:port`. */
+  address: string;
+}
+
+export interface TransportOptions {
+  key: KeyPair;
+  certPem: string;
+  caPem: string;
+  /** Answers a request that came from the node named `peer`. */
+  handle(request: Request, peer: string): Promise<Response> | Response;
+  /** A connection to the node named `peer` closed (it may be back soon, or gone). */
+  onDisconnect?(peer: string): void;
+  connectTimeoutMs?: number;
+  /** How long a request waits for its answer. */
+  requestTimeoutMs?: number;
+}
+
+interface Pending {
+  resolve(response: Response): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+class Connection {
+  readonly #reader = new FrameReader();
+  readonly #pending = new Map<bigint, Pending>();
+  #nextMsgId = 1n;
+  #closed = false;
+
+  constructor(
+    readonly socket: tls.TLSSocket,
+    readonly peer: string,
+    readonly transport: NodeTransport,
+    readonly options: TransportOptions,
+  ) {
+    socket.on("data", (chunk: Uint8Array) => this.#received(chunk));
+    socket.on("error", (error: Error) => this.close(`${error.message}`));
+    socket.on("close", () => this.close("the connection closed"));
+  }
+
+  request(request: Request): Promise<Response> {
+    if (this.#closed) return Promise.reject(new ConnectionError(`node ${this.peer}: closed`));
+    const msgId = this.#nextMsgId++;
+    return new Promise((resolve, reject) => {
+      const timeout = this.options.requestTimeoutMs ?? 30_000;
+      const timer = setTimeout(() => {
+        this.#pending.delete(msgId);
+        reject(new ConnectionError(`node ${this.peer} did not answer within ${timeout} ms`));
+      }, timeout);
+      this.#pending.set(msgId, { resolve, reject, timer });
+      this.socket.write(encodeRequest(msgId, request));
+    });
+  }
+
+  #received(chunk: Uint8Array): void {
+    let payloads: Uint8Array[];
+    try {
+      payloads = this.#reader.push(chunk);
+    } catch (error) {
+      this.close((error as Error).message, true);
+      return;
+    }
+    for (const payload of payloads) {
+      let incoming;
+      try {
+        incoming = decodePayload(payload);
+      } catch (error) {
+        this.close((error as Error).message, true);
+        return;
+      }
+      if ("response" in incoming) {
+        const pending = this.#pending.get(incoming.msgId);
+        if (pending === undefined) continue; // answered after its timeout
+        this.#pending.delete(incoming.msgId);
+        clearTimeout(pending.timer);
+        pending.resolve(incoming.response);
+      } else {
+        this.#answer(incoming.msgId, incoming.request);
+      }
+    }
+  }
+
+  async #answer(msgId: bigint, request: Request): Promise<void> {
+    let response: Response;
+    try {
+      response = await this.options.handle(request, this.peer);
+    } catch (error) {
+      response = { kind: "Error", error: { kind: "Unexpected", message: String(error) } };
+    }
+    if (!this.#closed) this.socket.write(encodeResponse(msgId, response));
+  }
+
+  /** Closes the connection: pending requests fail with `reason`. */
+  close(reason: string, badFrame = false): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (badFrame) {
+      log.warn("closing the connection to node {peer}: {reason}", {
+        peer: this.peer,
+        reason,
+      });
+    }
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new ConnectionError(`node ${this.peer}: ${reason}`));
+    }
+    this.#pending.clear();
+    this.socket.destroy();
+    this.transport.forget(this);
+    this.options.onDisconnect?.(this.peer);
+  }
+}
+
+export class NodeTransport {
+  readonly #options: TransportOptions;
+  readonly #connections = new Map<string, Connection>();
+  readonly #dialing = new Map<string, Promise<Connection>>();
+  readonly #backoff = new Map<string, { until: number; delay: number; error: string }>();
+  #server: tls.Server | null = null;
+
+  constructor(options: TransportOptions) {
+    this.#options = options;
+  }
+
+  /** Accepts nodes' connections on `hostname:port` (0: any free port); returns the port. */
+  listen(hostname: string, port: number): Promise<number> {
+    const server = tls.createServer({
+      key: this.#options.key.keyPem,
+      cert: this.#options.certPem,
+      ca: [this.#options.caPem],
+      requestCert: true,
+      rejectUnauthorized: true,
+    }, (socket) => {
+      const peer = peerName(socket);
+      if (peer === null) {
+        log.warn("refusing a connection whose certificate names no node");
+        socket.destroy();
+        return;
+      }
+      socket.setNoDelay(true);
+      this.#adopt(new Connection(socket, peer, this, this.#options));
+    });
+    server.on("tlsClientError", (error: Error) => {
+      log.info("refused a node connection: {reason}", { reason: error.message });
+    });
+    this.#server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, hostname, () => {
+        server.off("error", reject);
+        resolve((server.address() as { port: number }).port);
+      });
+    });
+  }
+
+  /** Sends `request` to `peer` (connecting if needed) and waits for the answer. */
+  async request(peer: PeerAddress, request: Request): Promise<Response> {
+    const connection = await this.#connection(peer);
+    return await connection.request(request);
+  }
+
+  /** Whether a connection to `peer` is open now. */
+  connected(name: string): boolean {
+    return this.#connections.has(name);
+  }
+
+  #connection(peer: PeerAddress): Promise<Connection> {
+    const open = this.#connections.get(peer.name);
+    if (open !== undefined) return Promise.resolve(open);
+    const dialing = this.#dialing.get(peer.name);
+    if (dialing !== undefined) return dialing;
+    const backoff = this.#backoff.get(peer.name);
+    if (backoff !== undefined && Date.now() < backoff.until) {
+      return Promise.reject(new ConnectionError(backoff.error));
+    }
+    const attempt = this.#dial(peer).then((connection) => {
+      this.#backoff.delete(peer.name);
+      return this.#adopt(connection);
+    }, (error: Error) => {
+      const delay = Math.min((backoff?.delay ?? 50) * 2, 5_000);
+      const message = `node ${peer.name} at ${peer.address} cannot be reached: ${error.message}`;
+      this.#backoff.set(peer.name, { until: Date.now() + delay, delay, error: message });
+      throw new ConnectionError(message);
+    }).finally(() => this.#dialing.delete(peer.name));
+    this.#dialing.set(peer.name, attempt);
+    return attempt;
+  }
+
+  #dial(peer: PeerAddress): Promise<Connection> {
+    const { host, port } = splitAddress(peer.address);
+    const timeoutMs = this.#options.connectTimeoutMs ?? 1_000;
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({
+        host,
+        port,
+        servername: peer.name,
+        ca: [this.#options.caPem],
+        key: this.#options.key.keyPem,
+        cert: this.#options.certPem,
+      });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`no connection within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once("secureConnect", () => {
+        clearTimeout(timer);
+        socket.setNoDelay(true);
+        socket.removeAllListeners("error");
+        resolve(new Connection(socket, peer.name, this, this.#options));
+      });
+      socket.once("error", (error: Error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(error);
+      });
+    });
+  }
+
+  #adopt(connection: Connection): Connection {
+    // Two nodes that dialed each other at once keep both; the later one serves new requests.
+    this.#connections.set(connection.peer, connection);
+    return connection;
+  }
+
+  /** Called by a connection that closed. */
+  forget(connection: Connection): void {
+    if (this.#connections.get(connection.peer) === connection) {
+      this.#connections.delete(connection.peer);
+    }
+  }
+
+  /** Stops accepting and closes every connection. */
+  async close(): Promise<void> {
+    for (const connection of [...this.#connections.values()]) {
+      connection.close("node shutting down");
+    }
+    const server = this.#server;
+    this.#server = null;
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** The node name a verified client certificate carries (its DNS subject alternative name). */
+function peerName(socket: tls.TLSSocket): string | null {
+  const names = socket.getPeerCertificate()?.subjectaltname ?? "";
+  const match = names.match(/DNS:([^,\s]+)/);
+  return match === null ? null : match[1];
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const match = address.match(/^\[(.+)\]:(\d+)$/) ?? address.match(/^([^:]+):(\d+)$/);
+  if (match === null) throw new ConnectionError(`bad node address ${address}`);
+  return { host: match[1], port: Number(match[2]) };
+}

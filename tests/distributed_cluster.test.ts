@@ -1,0 +1,97 @@
+/**
+ * A cluster of OS processes on loopback: `lunatic control` and three `lunatic node`s, one
+ * running tests/guests/cluster.c as its root. Remote spawn (the module fetched from control),
+ * send, request/reply, lookups by tag, and the calls that fail at once: an unknown node, an
+ * unknown module, a missing process, a node that is listed but gone.
+ */
+import assert from "node:assert/strict";
+import { CliProcess } from "./helpers/cli_process.ts";
+import { guestPath } from "./helpers/run_guest.ts";
+
+interface Cluster {
+  controlUrl: string;
+  nodes: CliProcess[];
+  stop(): Promise<void>;
+}
+
+async function startCluster(workers: number): Promise<Cluster> {
+  const state = await Deno.makeTempDir({ prefix: "cluster_" });
+  const control = new CliProcess(["control", "--bind-socket", "127.0.0.1:0", "--state", state]);
+  const [, controlUrl] = await control.waitFor(/control listening on (http:\/\/\S+)/);
+  const nodes: CliProcess[] = [];
+  for (let i = 0; i < workers; i++) {
+    const node = new CliProcess(["node", controlUrl, "--tag", "role=worker"]);
+    await node.waitFor(/listening on/);
+    nodes.push(node);
+  }
+  return {
+    controlUrl,
+    nodes,
+    async stop() {
+      await Promise.all(nodes.map((node) => node.stop()));
+      await control.stop();
+      await Deno.remove(state, { recursive: true });
+    },
+  };
+}
+
+/** The root node's output lines that start with "root: ". */
+function rootLines(stdout: string): string[] {
+  return stdout.split("\n").filter((line) => line.startsWith("root: "));
+}
+
+Deno.test("cluster: spawn on every node, send, request/reply, lookup by tag, fail fast", async () => {
+  const cluster = await startCluster(2);
+  const root = new CliProcess(["node", cluster.controlUrl, "--wasm", guestPath("cluster")]);
+  try {
+    await root.waitFor(/root: done/);
+    const lines = rootLines(root.stdout);
+    // Nodes 1 and 2 are the workers, 3 the root's; the root's module is control's module 1.
+    assert.deepEqual(lines, [
+      "root: node 3, module 1, 3 nodes (count 3)",
+      'root: send -> 0; answer: node 1 module 1 pid 1 got "hello 0"',
+      'root: send -> 0; answer: node 2 module 1 pid 1 got "hello 1"',
+      // On its own node the worker is the root's neighbour in environment 1.
+      'root: send -> 0; answer: node 3 module 1 pid 2 got "hello 2"',
+      "root: request to node 1 -> 0 pong from node 1",
+      "root: request to node 2 -> 0 pong from node 2",
+      "root: request to node 3 -> 0 pong from node 3",
+      "root: lookup role=worker -> 0, 2 nodes, copied 2: 1 2",
+      "root: copy again -> -1",
+      "root: spawn on node 999 module 1 -> 1: node 999 not found",
+      "root: spawn on node 1 module 4242 -> 2: module 4242 not found",
+      "root: send to a missing process -> 1",
+      "root: send to node 999 -> 2",
+      "root: done",
+    ]);
+  } finally {
+    await root.stop();
+    await cluster.stop();
+  }
+});
+
+Deno.test("cluster: a node that is listed but gone fails the spawn with an error naming it, at once", async () => {
+  const cluster = await startCluster(2);
+  // Killed without telling control: it stays listed until its silence times out.
+  await cluster.nodes[0].stop("SIGKILL");
+  const started = performance.now();
+  const root = new CliProcess(["node", cluster.controlUrl, "--wasm", guestPath("cluster")]);
+  try {
+    await root.waitFor(/root: done/);
+    const elapsed = performance.now() - started;
+    const lines = rootLines(root.stdout);
+    assert.equal(lines[0], "root: node 3, module 1, 3 nodes (count 3)");
+    assert.match(
+      lines[1],
+      /^root: spawn on node 1 module 1 -> 9027: node 1: node [0-9a-f-]{36} at 127\.0\.0\.1:\d+ cannot be reached: .*ECONNREFUSED/,
+    );
+    // The rest of the cluster keeps working.
+    assert.equal(lines[2], 'root: send -> 0; answer: node 2 module 1 pid 1 got "hello 1"');
+    assert.ok(lines.includes("root: request to node 2 -> 0 pong from node 2"));
+    // Not a hang: lunatic would retry forever. (A generous bound; the connect timeout is 1 s.)
+    assert.ok(elapsed < 20_000, `took ${elapsed} ms`);
+  } finally {
+    await root.stop();
+    await cluster.stop();
+  }
+});
