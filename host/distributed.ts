@@ -17,7 +17,14 @@ import { TIMEOUT } from "../runtime/message.ts";
 import { guestTimeout } from "../runtime/timers.ts";
 import { errorId } from "./error.ts";
 import { scratchData, sendAndAwaitReply, sendTo, takeScratch } from "./message.ts";
-import { requireSpawnPermission, spawnConfig, spawnReportingTo } from "./process.ts";
+import {
+  linkLocal,
+  monitorLocal,
+  requireSpawnPermission,
+  spawnConfig,
+  spawnReportingTo,
+  unlinkLocal,
+} from "./process.ts";
 import { notSupported } from "./not_supported.ts";
 
 /** This node's ID while the runtime is not part of a cluster. */
@@ -245,6 +252,43 @@ export const distributedNamespace: HostNamespace<Process> = {
         return count;
       },
     ),
+    // Beyond lunatic: links and monitors with a process on any node (README: cluster).
+    link: suspendingFn(
+      ["i64", "i64", "i64"],
+      ["i32"],
+      (nodeId: bigint, processId: bigint, tag: bigint, p: Process) =>
+        signal(p, nodeId, processId, {
+          local: () => linkLocal(p, tag, processId) ? 0 : SEND_PROCESS_NOT_FOUND,
+          remote: (node, target, pid) => node.link(p, target, pid, tag),
+        }),
+    ),
+    unlink: suspendingFn(
+      ["i64", "i64"],
+      ["i32"],
+      (nodeId: bigint, processId: bigint, p: Process) =>
+        signal(p, nodeId, processId, {
+          local: () => (unlinkLocal(p, processId), 0),
+          remote: (node, target, pid) => node.unlink(p, target, pid),
+        }),
+    ),
+    monitor: suspendingFn(
+      ["i64", "i64"],
+      ["i32"],
+      (nodeId: bigint, processId: bigint, p: Process) =>
+        signal(p, nodeId, processId, {
+          local: () => monitorLocal(p, processId) ? 0 : SEND_PROCESS_NOT_FOUND,
+          remote: (node, target, pid) => node.monitor(p, target, pid),
+        }),
+    ),
+    stop_monitoring: suspendingFn(
+      ["i64", "i64"],
+      ["i32"],
+      (nodeId: bigint, processId: bigint, p: Process) =>
+        signal(p, nodeId, processId, {
+          local: () => (p.environment.get(processId)?.removeMonitor(p.id), 0),
+          remote: (node, target, pid) => node.stopMonitoring(p, target, pid),
+        }),
+    ),
     ...notSupported("lunatic::distributed", {
       test_root_cert: "i32 -> i32",
       default_server_certificates: "i32,i32,i32,i32,i32 -> i32",
@@ -294,4 +338,24 @@ async function remoteRequest(
   const remaining = limit === null ? null : limit - BigInt(Date.now() - started);
   if (remaining !== null && remaining <= 0n) return TIMEOUT;
   return await p.waitForMessage([waitOnTag], remaining);
+}
+
+/**
+ * A link or monitor call: with a process of this node it is the local call; with one of
+ * another node it goes there (0, 1 no such process, 2 no such node, 9027 unreachable).
+ */
+function signal(
+  p: Process,
+  nodeId: bigint,
+  processId: bigint,
+  calls: {
+    local: () => number;
+    remote: (node: ClusterNode, nodeId: bigint, processId: bigint) => Promise<number>;
+  },
+): number | Promise<number> {
+  const node = p.runtime.node;
+  const target = BigInt.asUintN(64, nodeId);
+  if (node === null ? target === LOCAL_NODE_ID : target === node.nodeId) return calls.local();
+  if (node === null) return SEND_NODE_NOT_FOUND;
+  return p.suspend(calls.remote(node, target, BigInt.asUintN(64, processId)));
 }

@@ -147,6 +147,37 @@ export function spawnReportingTo(process: Process, call: SpawnCall, idPtr: numbe
   return result.processId;
 }
 
+/** Links `p` with `processId` of its environment; false if there is no such process. */
+export function linkLocal(p: Process, tag: bigint, processId: bigint): boolean {
+  const target = p.environment.get(processId);
+  if (target === undefined) {
+    // Linking to a process that does not exist is an immediate link death (spec §1.3).
+    p.linkDied(Number(BigInt.asUintN(64, processId)), tag, "no_process");
+    return false;
+  }
+  if (target === p) return true;
+  p.addLink(target.id, tag);
+  target.addLink(p.id, tag);
+  return true;
+}
+
+export function unlinkLocal(p: Process, processId: bigint): void {
+  const target = p.environment.get(processId);
+  if (target === undefined) return p.removeLink(Number(BigInt.asUintN(64, processId)));
+  p.removeLink(target.id);
+  target.removeLink(p.id);
+}
+
+/** `p` monitors `processId` of its environment; false if there is no such process. */
+export function monitorLocal(p: Process, processId: bigint): boolean {
+  const target = p.environment.get(processId);
+  // lunatic ignores a monitor of a missing process and never reports it; like Erlang's
+  // monitor, we answer at once that it is gone (README: differences from lunatic).
+  if (target === undefined) p.deliver(new ProcessDiedMessage(BigInt.asUintN(64, processId)));
+  else if (target !== p) target.addMonitor(p.id);
+  return target !== undefined;
+}
+
 export const processNamespace: HostNamespace<Process> = {
   module: "lunatic::process",
   functions: {
@@ -315,28 +346,13 @@ export const processNamespace: HostNamespace<Process> = {
       p.dieWhenLinkDies = flag !== 0;
     }),
     link: hostFn(["i64", "i64"], [], (tag: bigint, processId: bigint, p: Process) => {
-      const target = p.environment.get(processId);
-      if (target === undefined) {
-        // Linking to a process that does not exist is an immediate link death (spec §1.3).
-        p.linkDied(Number(BigInt.asUintN(64, processId)), tag, "no_process");
-        return;
-      }
-      if (target === p) return;
-      p.addLink(target.id, tag);
-      target.addLink(p.id, tag);
+      linkLocal(p, tag, processId);
     }),
     unlink: hostFn(["i64"], [], (processId: bigint, p: Process) => {
-      const target = p.environment.get(processId);
-      if (target === undefined) return p.removeLink(Number(BigInt.asUintN(64, processId)));
-      p.removeLink(target.id);
-      target.removeLink(p.id);
+      unlinkLocal(p, processId);
     }),
     monitor: hostFn(["i64"], [], (processId: bigint, p: Process) => {
-      const target = p.environment.get(processId);
-      // lunatic ignores a monitor of a missing process and never reports it; like Erlang's
-      // monitor, we answer at once that it is gone (README: differences from lunatic).
-      if (target === undefined) p.deliver(new ProcessDiedMessage(BigInt.asUintN(64, processId)));
-      else if (target !== p) target.addMonitor(p.id);
+      monitorLocal(p, processId);
     }),
     stop_monitoring: hostFn(["i64"], [], (processId: bigint, p: Process) => {
       p.environment.get(processId)?.removeMonitor(p.id);

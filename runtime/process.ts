@@ -561,13 +561,21 @@ export class Process implements HostedProcess {
     this.links?.delete(other);
   }
 
-  /** A linked process ended (spec §2.5 LinkDied). */
-  linkDied(other: number, tag: bigint, outcome: ProcessOutcome | "no_process"): void {
+  /**
+   * A linked process ended (spec §2.5 LinkDied). `name` says which in a kill's reason (a
+   * process on another node is "<id> on node <n>").
+   */
+  linkDied(
+    other: number,
+    tag: bigint,
+    outcome: ProcessOutcome | "no_process",
+    name: string = String(other),
+  ): void {
     if (this.#state === "done") return;
     this.links?.delete(other);
     if (outcome !== "no_process" && outcome.kind === "normal") return;
     if (this.dieWhenLinkDies) {
-      this.kill(`linked process ${other} failed`);
+      this.kill(`linked process ${name} failed`);
     } else {
       this.deliver(new LinkDiedMessage(tag));
     }

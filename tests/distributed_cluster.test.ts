@@ -95,3 +95,69 @@ Deno.test("cluster: a node that is listed but gone fails the spawn with an error
     await cluster.stop();
   }
 });
+
+Deno.test("cluster: links and monitors across nodes, and a lost node's links die", async () => {
+  const cluster = await startCluster(2);
+  const root = new CliProcess(["node", cluster.controlUrl, "--wasm", guestPath("cluster_links")]);
+  try {
+    await root.waitFor(/root: waiting for node loss/);
+    // Killed without a word to anyone: its connection drops and it cannot be reached again.
+    await cluster.nodes[1].stop("SIGKILL");
+    await root.waitFor(/root: done/);
+    const lines = rootLines(root.stdout);
+    const helperPid = lines.find((line) => line.startsWith("root: (helper pid was"))!
+      .match(/\d+/)![0];
+    const workerPid = lines.find((line) => line.startsWith("root: (worker pid was"))!
+      .match(/\d+/)![0];
+    assert.deepEqual(lines, [
+      "root: link -> 0",
+      "root: LinkDied, tag 42",
+      "root: monitor -> 0",
+      `root: ProcessDied, pid ${workerPid}`,
+      `root: (worker pid was ${workerPid})`,
+      "root: link to a missing process -> 1",
+      "root: LinkDied, tag 44",
+      "root: link on node 999 -> 2",
+      "root: helper linked -> 0",
+      `root: ProcessDied, pid ${helperPid}`,
+      `root: (helper pid was ${helperPid})`,
+      "root: link -> 0",
+      "root: waiting for node loss",
+      "root: LinkDied, tag 43",
+      "root: done",
+    ]);
+    // The helper was killed by its link, and the node's log says which process it was.
+    assert.match(root.stderr, /linked process \d+ on node 1 failed/);
+  } finally {
+    await root.stop();
+    await cluster.stop();
+  }
+});
+
+Deno.test("cluster: a remote spawn cannot see more of the receiving node than that node allows", async () => {
+  const cluster = await startCluster(1);
+  const outside = await Deno.realPath(await Deno.makeTempDir({ prefix: "cluster_outside_" }));
+  const root = new CliProcess([
+    "node",
+    cluster.controlUrl,
+    "--dir",
+    outside,
+    "--env",
+    `OUTSIDE_DIR=${outside}`,
+    "--wasm",
+    guestPath("cluster"),
+  ]);
+  try {
+    await root.waitFor(/root: done/);
+    const refusal = rootLines(root.stdout).find((line) => line.includes("spawn preopening"));
+    assert.equal(
+      refusal,
+      `root: spawn preopening ${outside} -> 9027: spawn on node 1 failed: permission denied: ` +
+        `cannot preopen "${outside}", which is outside this node's directories`,
+    );
+  } finally {
+    await root.stop();
+    await cluster.stop();
+    await Deno.remove(outside, { recursive: true });
+  }
+});

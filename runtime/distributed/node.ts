@@ -16,7 +16,7 @@ import { insideDirectories } from "../directories.ts";
 import type { Environment } from "../environment.ts";
 import { LunaticError } from "../errors.ts";
 import type { LunaticModule } from "../module.ts";
-import type { EntryArgument } from "../process.ts";
+import type { EntryArgument, Process } from "../process.ts";
 import type { Runtime } from "../runtime.ts";
 import type { Stdio } from "../stdio.ts";
 import { ControlClient, type NodeInfo } from "./control_client.ts";
@@ -24,6 +24,7 @@ import { decodeConfig, encodeConfig } from "./config_wire.ts";
 import { ConnectionError, NodeTransport } from "./transport.ts";
 import { DataMessage } from "../message.ts";
 import type { Request, Response, Val } from "./wire.ts";
+import { RemoteSignals } from "./remote_signals.ts";
 
 const log = getLogger(["lunatic", "distributed"]);
 
@@ -69,6 +70,7 @@ export class ClusterNode {
   #nextLookupId = 1n;
   /** Where other nodes connect to this one, `ip:port`. */
   address = "";
+  readonly #signals: RemoteSignals;
 
   private constructor(options: NodeOptions, control: ControlClient) {
     this.#runtime = options.runtime;
@@ -82,7 +84,58 @@ export class ClusterNode {
       caPem: registration.rootCertPem,
       connectTimeoutMs: options.connectTimeoutMs,
       handle: (request) => this.#handle(request),
+      onDisconnect: (peer) => this.#disconnected(peer),
     });
+    this.#signals = new RemoteSignals(
+      // Link and monitor calls number an unknown node as send does: 2.
+      async (nodeId, request) => {
+        const response = await this.#request(nodeId, request);
+        return "status" in response && response.status === SPAWN_NODE_NOT_FOUND
+          ? { ...response, status: SEND_NODE_NOT_FOUND }
+          : response;
+      },
+      () => this.nodeId,
+      (id) => this.#environments.get(id),
+    );
+    options.runtime.onProcessExit((process, outcome) => {
+      this.#signals.processEnded(process, outcome);
+    });
+    control.onNodesLeft = (left) => {
+      for (const node of left) this.#signals.nodeLost(node.id);
+    };
+  }
+
+  /**
+   * A connection closed: if processes here are linked into that node, it is lost unless a
+   * new connection can be made at once.
+   */
+  async #disconnected(peer: string): Promise<void> {
+    const node = this.#control.nodeNamed(peer);
+    if (node === undefined || !this.#signals.nodesReferenced().has(node.id)) return;
+    const probe = await this.#request(node.id, {
+      kind: "Exists",
+      environmentId: 0n,
+      processId: 0n,
+    });
+    if ("status" in probe) this.#signals.nodeLost(node.id);
+  }
+
+  /** Links `process` with `processId` on `nodeId` (0, or the status of why not). */
+  link(process: Process, nodeId: bigint, processId: bigint, tag: bigint): Promise<number> {
+    return this.#signals.link(process, nodeId, processId, tag);
+  }
+
+  unlink(process: Process, nodeId: bigint, processId: bigint): Promise<number> {
+    return this.#signals.unlink(process, nodeId, processId);
+  }
+
+  /** `process` monitors `processId` on `nodeId`: ProcessDied when it ends, or its node is lost. */
+  monitor(process: Process, nodeId: bigint, processId: bigint): Promise<number> {
+    return this.#signals.monitor(process, nodeId, processId);
+  }
+
+  stopMonitoring(process: Process, nodeId: bigint, processId: bigint): Promise<number> {
+    return this.#signals.stopMonitoring(process, nodeId, processId);
   }
 
   /** Registers with control, starts serving other nodes, announces the address. */
@@ -262,7 +315,7 @@ export class ClusterNode {
         return { kind: "Exists", exists: environment?.get(request.processId) !== undefined };
       }
       default:
-        return {
+        return this.#signals.handle(request) ?? {
           kind: "Error",
           error: { kind: "Unexpected", message: `${request.kind} is not supported by this node` },
         };

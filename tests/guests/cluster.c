@@ -35,6 +35,10 @@ LUNATIC_IMPORT("lunatic::distributed", "copy_lookup_nodes_results")
 int32_t copy_lookup_nodes_results(uint64_t query_id, uint64_t *ids, int32_t cap,
                                   uint64_t *error_id);
 
+LUNATIC_IMPORT("lunatic::process", "create_config") int64_t create_config(void);
+LUNATIC_IMPORT("lunatic::wasi", "config_preopen_dir")
+void config_preopen_dir(int64_t config, const char *dir, uint32_t len);
+
 #define GREETING_TAG 7
 #define REPLY_TAG 8
 
@@ -142,6 +146,23 @@ int main(void) {
     }
     text_message(GREETING_TAG, "lost");
     printf("root: send to node 999 -> %" PRId32 "\n", distributed_send(999, 1));
+
+    /* A config that preopens a directory of this node, which another node does not have. */
+    const char *outside = getenv("OUTSIDE_DIR");
+    if (outside != NULL && count > 1) {
+        uint64_t other = nodes[0] == self ? nodes[1] : nodes[0];
+        int64_t config = create_config();
+        config_preopen_dir(config, outside, (uint32_t)strlen(outside));
+        uint8_t params[2 * LUNATIC_PARAM_SIZE];
+        lunatic_param_i64(params, 0);
+        lunatic_param_i64(params + LUNATIC_PARAM_SIZE, 0);
+        uint64_t id = 0;
+        int32_t status = distributed_spawn(other, config, module_id(), "worker", 6, params,
+                                           sizeof params, &id);
+        char text[300] = "";
+        if (status != 0) lunatic_error_take_string(id, text, sizeof text);
+        printf("root: spawn preopening %s -> %" PRId32 ": %s\n", outside, status, text);
+    }
 
     for (int32_t i = 0; i < count; i++) {
         if (workers[i] == 0) continue;
