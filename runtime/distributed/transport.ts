@@ -12,6 +12,7 @@
  * logged reason; nothing else is affected.
  */
 import * as tls from "node:tls";
+import { setImmediate } from "node:timers";
 import { getLogger } from "@logtape/logtape";
 import {
   decodePayload,
@@ -50,7 +51,8 @@ export interface TransportOptions {
 interface Pending {
   resolve(response: Response): void;
   reject(error: Error): void;
-  timer: ReturnType<typeof setTimeout>;
+  /** When it stops waiting (Date.now() ms). */
+  deadline: number;
 }
 
 class Connection {
@@ -58,6 +60,8 @@ class Connection {
   readonly #pending = new Map<bigint, Pending>();
   #nextMsgId = 1n;
   #closed = false;
+  /** Frames written in this turn of the event loop, sent together at its end. */
+  #outgoing: Uint8Array[] = [];
 
   constructor(
     readonly socket: tls.TLSSocket,
@@ -74,14 +78,29 @@ class Connection {
     if (this.#closed) return Promise.reject(new ConnectionError(`node ${this.peer}: closed`));
     const msgId = this.#nextMsgId++;
     return new Promise((resolve, reject) => {
-      const timeout = this.options.requestTimeoutMs ?? 30_000;
-      const timer = setTimeout(() => {
-        this.#pending.delete(msgId);
-        reject(new ConnectionError(`node ${this.peer} did not answer within ${timeout} ms`));
-      }, timeout);
-      this.#pending.set(msgId, { resolve, reject, timer });
-      this.socket.write(encodeRequest(msgId, request));
+      const deadline = Date.now() + (this.options.requestTimeoutMs ?? 30_000);
+      this.#pending.set(msgId, { resolve, reject, deadline });
+      // One sweep a second instead of a timer per request (two timer operations a message).
+      this.#sweeper ??= setInterval(() => this.#expire(), 1_000);
+      this.#write(encodeRequest(msgId, request));
     });
+  }
+
+  #sweeper: ReturnType<typeof setInterval> | null = null;
+
+  /** Fails the requests whose answer is overdue. */
+  #expire(): void {
+    const now = Date.now();
+    for (const [msgId, pending] of this.#pending) {
+      if (pending.deadline > now) continue;
+      this.#pending.delete(msgId);
+      const timeout = this.options.requestTimeoutMs ?? 30_000;
+      pending.reject(new ConnectionError(`node ${this.peer} did not answer within ${timeout} ms`));
+    }
+    if (this.#pending.size === 0 && this.#sweeper !== null) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = null;
+    }
   }
 
   #received(chunk: Uint8Array): void {
@@ -104,7 +123,6 @@ class Connection {
         const pending = this.#pending.get(incoming.msgId);
         if (pending === undefined) continue; // answered after its timeout
         this.#pending.delete(incoming.msgId);
-        clearTimeout(pending.timer);
         pending.resolve(incoming.response);
       } else {
         this.#answer(incoming.msgId, incoming.request);
@@ -119,8 +137,34 @@ class Connection {
     } catch (error) {
       response = { kind: "Error", error: { kind: "Unexpected", message: String(error) } };
     }
-    if (!this.#closed) this.socket.write(encodeResponse(msgId, response));
+    if (!this.#closed) this.#write(encodeResponse(msgId, response));
   }
+
+  /**
+   * Queues a frame for the end of this event-loop turn: an acknowledgement and the answer a
+   * process sends right after (a reply, the next request) leave in one segment, which halves
+   * the system calls and wake-ups of a request/reply between processes on two nodes.
+   */
+  #write(frame: Uint8Array): void {
+    if (this.#outgoing.push(frame) === 1) setImmediate(this.#flush);
+  }
+
+  readonly #flush = () => {
+    const frames = this.#outgoing;
+    this.#outgoing = [];
+    if (this.#closed || frames.length === 0) return;
+    if (frames.length === 1) {
+      this.socket.write(frames[0]);
+      return;
+    }
+    const joined = new Uint8Array(frames.reduce((sum, frame) => sum + frame.length, 0));
+    let at = 0;
+    for (const frame of frames) {
+      joined.set(frame, at);
+      at += frame.length;
+    }
+    this.socket.write(joined);
+  };
 
   /** Closes the connection: pending requests fail with `reason`. */
   close(reason: string, badFrame = false): void {
@@ -133,10 +177,11 @@ class Connection {
       });
     }
     for (const pending of this.#pending.values()) {
-      clearTimeout(pending.timer);
       pending.reject(new ConnectionError(`node ${this.peer}: ${reason}`));
     }
     this.#pending.clear();
+    if (this.#sweeper !== null) clearInterval(this.#sweeper);
+    this.#sweeper = null;
     this.socket.destroy();
     this.transport.forget(this);
     this.options.onDisconnect?.(this.peer);
