@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { CliProcess } from "./helpers/cli_process.ts";
-import { guestPath } from "./helpers/run_guest.ts";
+import { examplePath, guestPath } from "./helpers/run_guest.ts";
 
 interface Cluster {
   controlUrl: string;
@@ -159,5 +159,26 @@ Deno.test("cluster: a remote spawn cannot see more of the receiving node than th
     await root.stop();
     await cluster.stop();
     await Deno.remove(outside, { recursive: true });
+  }
+});
+
+Deno.test("examples/cluster_hello.wasm answers from every node, as the README shows", async () => {
+  const cluster = await startCluster(2);
+  const root = new CliProcess(["node", cluster.controlUrl, "--wasm", examplePath("cluster_hello")]);
+  try {
+    await root.waitFor(/cluster_hello: done/);
+    assert.deepEqual(root.stdout.split("\n").filter((line) => line.startsWith("cluster_hello:")), [
+      "cluster_hello: node 3 sees 3 nodes",
+      "cluster_hello: node 1 answers: hello from process 1 on node 1",
+      "cluster_hello: node 2 answers: hello from process 1 on node 2",
+      "cluster_hello: node 3 answers: hello from process 2 on node 3",
+      "cluster_hello: done",
+    ]);
+    for (const node of cluster.nodes) {
+      await node.waitFor(/greeter: asked by process 1 on node 3/);
+    }
+  } finally {
+    await root.stop();
+    await cluster.stop();
   }
 });

@@ -10,7 +10,7 @@ const config = JSON.parse(
 ) as { tasks: Record<string, string> };
 
 Deno.test("the tasks that run guests pass exactly the runtime's V8 flags", () => {
-  for (const task of ["run", "test", "bench", "bench:failure", "compile"]) {
+  for (const task of ["run", "node", "test", "bench", "bench:failure", "compile"]) {
     const flags = config.tasks[task].match(/--v8-flags=(\S+)/)?.[1];
     assert.equal(flags, V8_FLAGS.join(","), `deno task ${task}`);
   }
