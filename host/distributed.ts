@@ -252,7 +252,24 @@ export const distributedNamespace: HostNamespace<Process> = {
         return count;
       },
     ),
-    // Beyond lunatic: links and monitors with a process on any node (README: cluster).
+    // Beyond lunatic: whether a process of any node is alive (1, 0; -1: the node is unknown
+    // or cannot be reached), links and monitors with it (README: Running a cluster).
+    exists: suspendingFn(
+      ["i64", "i64"],
+      ["i32"],
+      (nodeId: bigint, processId: bigint, p: Process) => {
+        const node = p.runtime.node;
+        const target = BigInt.asUintN(64, nodeId);
+        if (node === null ? target === LOCAL_NODE_ID : target === node.nodeId) {
+          return p.environment.get(processId) === undefined ? 0 : 1;
+        }
+        if (node === null) return -1;
+        return p.suspend(
+          node.exists(BigInt(p.environment.id), target, BigInt.asUintN(64, processId)),
+        )
+          .then((result) => typeof result === "boolean" ? (result ? 1 : 0) : -1);
+      },
+    ),
     link: suspendingFn(
       ["i64", "i64", "i64"],
       ["i32"],

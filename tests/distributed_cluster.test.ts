@@ -110,8 +110,11 @@ Deno.test("cluster: links and monitors across nodes, and a lost node's links die
     const workerPid = lines.find((line) => line.startsWith("root: (worker pid was"))!
       .match(/\d+/)![0];
     assert.deepEqual(lines, [
+      "root: exists -> 1",
       "root: link -> 0",
       "root: LinkDied, tag 42",
+      "root: exists after -> 0",
+      "root: exists on node 999 -> -1",
       "root: monitor -> 0",
       `root: ProcessDied, pid ${workerPid}`,
       `root: (worker pid was ${workerPid})`,

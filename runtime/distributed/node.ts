@@ -258,6 +258,21 @@ export class ClusterNode {
     return { status: CONNECTION_ERROR, error: `send to node ${nodeId} failed: ${detail}` };
   }
 
+  /** Whether process `processId` of `environmentId` is alive on node `nodeId`. */
+  async exists(
+    environmentId: bigint,
+    nodeId: bigint,
+    processId: bigint,
+  ): Promise<boolean | Failure> {
+    const response = await this.#request(nodeId, { kind: "Exists", environmentId, processId });
+    if ("status" in response) return response;
+    if (response.kind === "Exists") return response.exists;
+    return {
+      status: CONNECTION_ERROR,
+      error: `node ${nodeId} answered Exists with ${response.kind}`,
+    };
+  }
+
   /** Asks control for the nodes matching `query`; the result waits under a query ID. */
   async lookup(query: string): Promise<{ queryId: bigint; count: number }> {
     const ids = await this.#control.lookup(query);

@@ -31,6 +31,8 @@ LUNATIC_IMPORT("lunatic::distributed", "link")
 int32_t distributed_link(uint64_t node, uint64_t process_id, int64_t tag);
 LUNATIC_IMPORT("lunatic::distributed", "monitor")
 int32_t distributed_monitor(uint64_t node, uint64_t process_id);
+LUNATIC_IMPORT("lunatic::distributed", "exists")
+int32_t distributed_exists(uint64_t node, uint64_t process_id);
 
 __attribute__((constructor)) static void line_buffered_stdout(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -99,9 +101,12 @@ int main(void) {
     lunatic_process_die_when_link_dies(0);
 
     uint64_t failing = spawn_worker(others[0]);
+    printf("root: exists -> %" PRId32 "\n", distributed_exists(others[0], failing));
     printf("root: link -> %" PRId32 "\n", distributed_link(others[0], failing, 42));
     command(others[0], failing, "fail");
     expect(LUNATIC_RECEIVE_LINK_DIED);
+    printf("root: exists after -> %" PRId32 "\n", distributed_exists(others[0], failing));
+    printf("root: exists on node 999 -> %" PRId32 "\n", distributed_exists(999, 1));
 
     uint64_t ending = spawn_worker(others[0]);
     printf("root: monitor -> %" PRId32 "\n", distributed_monitor(others[0], ending));
