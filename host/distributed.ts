@@ -12,6 +12,15 @@ import type { Process } from "../runtime/process.ts";
 import type { Message } from "../runtime/message.ts";
 import type { ClusterNode, Failure } from "../runtime/distributed/node.ts";
 import type { Val } from "../runtime/distributed/wire.ts";
+import {
+  type CertificateAuthority,
+  createCertificateAuthority,
+  generateKeyPair,
+  issueCertificate,
+  loadCertificateAuthority,
+  parseCertificateRequest,
+  X509Error,
+} from "../runtime/distributed/x509.ts";
 import { logger } from "../runtime/log.ts";
 import { TIMEOUT } from "../runtime/message.ts";
 import { guestTimeout } from "../runtime/timers.ts";
@@ -25,7 +34,7 @@ import {
   spawnReportingTo,
   unlinkLocal,
 } from "./process.ts";
-import { notSupported } from "./not_supported.ts";
+import { bincodeString, bincodeTuple, writeToGuest } from "./guest_alloc.ts";
 
 /** This node's ID while the runtime is not part of a cluster. */
 export const LOCAL_NODE_ID = 0n;
@@ -306,11 +315,59 @@ export const distributedNamespace: HostNamespace<Process> = {
           remote: (node, target, pid) => node.stopMonitoring(p, target, pid),
         }),
     ),
-    ...notSupported("lunatic::distributed", {
-      test_root_cert: "i32 -> i32",
-      default_server_certificates: "i32,i32,i32,i32,i32 -> i32",
-      sign_node: "i32,i32,i32,i32,i32,i32,i32 -> i32",
+    // Certificates, as lunatic's control and nodes make them (README: Running a cluster).
+    test_root_cert: suspendingFn(["i32"], ["i32"], (lenPtr: number, p: Process) => {
+      const ca = testCertificateAuthority();
+      const pair = bincodeTuple(bincodeString(ca.certPem), bincodeString(ca.key.keyPem));
+      return writeToGuest(p, pair, lenPtr);
     }),
+    default_server_certificates: suspendingFn(
+      ["i32", "i32", "i32", "i32", "i32"],
+      ["i32"],
+      (
+        certPtr: number,
+        certLen: number,
+        keyPtr: number,
+        keyLen: number,
+        lenPtr: number,
+        p: Process,
+      ) => {
+        const ca = guestCertificateAuthority(p, certPtr, certLen, keyPtr, keyLen);
+        const key = generateKeyPair();
+        const cert = issueCertificate(ca, { publicKey: key.publicKey, dnsNames: [CONTROL_NAME] });
+        return writeToGuest(
+          p,
+          bincodeTuple(bincodeString(cert), bincodeString(key.keyPem)),
+          lenPtr,
+        );
+      },
+    ),
+    sign_node: suspendingFn(
+      ["i32", "i32", "i32", "i32", "i32", "i32", "i32"],
+      ["i32"],
+      (
+        certPtr: number,
+        certLen: number,
+        keyPtr: number,
+        keyLen: number,
+        csrPtr: number,
+        csrLen: number,
+        lenPtr: number,
+        p: Process,
+      ) => {
+        const ca = guestCertificateAuthority(p, certPtr, certLen, keyPtr, keyLen);
+        const csrPem = p.memory.readString(csrPtr, csrLen, "certificate request");
+        let cert: string;
+        try {
+          const request = parseCertificateRequest(csrPem);
+          cert = issueCertificate(ca, { publicKey: request.publicKey, dnsNames: request.dnsNames });
+        } catch (error) {
+          if (error instanceof X509Error) return 0; // lunatic 0.13.2: a null pointer
+          throw error;
+        }
+        return writeToGuest(p, bincodeString(cert), lenPtr);
+      },
+    ),
   },
 };
 
@@ -375,4 +432,35 @@ function signal(
   if (node === null ? target === LOCAL_NODE_ID : target === node.nodeId) return calls.local();
   if (node === null) return SEND_NODE_NOT_FOUND;
   return p.suspend(calls.remote(node, target, BigInt.asUintN(64, processId)));
+}
+
+/** The name lunatic's control server certificate carries. */
+const CONTROL_NAME = "ctrl.lunatic.cloud";
+
+let testCa: CertificateAuthority | null = null;
+
+/**
+ * `test_root_cert`'s CA: made once per runtime process. lunatic returns one fixed CA whose key
+ * is in its source code, which anybody can use to join or impersonate a cluster built on it.
+ */
+function testCertificateAuthority(): CertificateAuthority {
+  return testCa ??= createCertificateAuthority("lunatic test CA");
+}
+
+/** A CA from PEM the guest passed; one that cannot be used traps with the reason. */
+function guestCertificateAuthority(
+  p: Process,
+  certPtr: number,
+  certLen: number,
+  keyPtr: number,
+  keyLen: number,
+): CertificateAuthority {
+  const certPem = p.memory.readString(certPtr, certLen, "CA certificate");
+  const keyPem = p.memory.readString(keyPtr, keyLen, "CA key");
+  try {
+    return loadCertificateAuthority(certPem, keyPem);
+  } catch (error) {
+    if (error instanceof X509Error) trap(`bad CA: ${error.message}`);
+    throw error;
+  }
 }

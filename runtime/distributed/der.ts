@@ -30,8 +30,9 @@ export interface DerValue {
 }
 
 export class DerError extends Error {
-  constructor(message: string) {
-    super(`malformed DER: ${message}`);
+  /** `prefix` says which layer is wrong: the DER inside, or (empty) the PEM around it. */
+  constructor(message: string, prefix = "malformed DER: ") {
+    super(`${prefix}${message}`);
   }
 }
 
@@ -206,12 +207,12 @@ export function fromPem(label: string, pem: string): Uint8Array<ArrayBuffer> {
   const match = pem.match(
     new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]*)-----END ${label}-----`),
   );
-  if (match === null) throw new DerError(`no PEM block "${label}"`);
+  if (match === null) throw new DerError(`no PEM block "${label}"`, "");
   let binary: string;
   try {
     binary = atob(match[1].replace(/\s+/g, ""));
   } catch {
-    throw new DerError(`the PEM block "${label}" is not base64`);
+    throw new DerError(`the PEM block "${label}" is not base64`, "");
   }
   return Uint8Array.from(binary, (char) => char.charCodeAt(0));
 }
