@@ -9,7 +9,7 @@ import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { createCertificateRequest, generateKeyPair } from "../runtime/distributed/x509.ts";
 import { compileWat } from "./helpers/compile.ts";
-import { guestPath, reasonOf, runGuest } from "./helpers/run_guest.ts";
+import { reasonOf, runGuest } from "./helpers/run_guest.ts";
 
 function pem(stdout: string, name: string): string {
   const match = stdout.match(new RegExp(`${name}:\\n([\\s\\S]*?)end ${name}\\n`));
