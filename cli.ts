@@ -18,7 +18,7 @@ import {
   runTests,
   selectTests,
   workerLanes,
-} from "./mod.ts";
+} from "./lunatic.ts";
 import { hostEnvironment } from "./runtime/host_env.ts";
 import { ControlServer } from "./runtime/distributed/control_server.ts";
 import { ClusterNode } from "./runtime/distributed/node.ts";

@@ -1,291 +1,567 @@
 /**
- * lunatic for Deno: an Erlang-inspired runtime for WebAssembly.
+ * lunatic for Deno: an Erlang-inspired runtime for WebAssembly, embedded in a TypeScript
+ * program. Guests are `wasm32-wasi` programs built against lunatic's host ABI (0.13.2, e.g.
+ * with the `lunatic` Rust crate 0.14); each process is an isolated instance with its own
+ * memory, preemptively scheduled, talking to others only by messages.
  *
- * Run a `wasm32-wasi` program built against the lunatic host ABI (0.13.2):
+ * The API follows lunatic's embedding crate (`lunatic_runtime`): environments made from a
+ * config, wasm processes spawned in them, processes written in TypeScript beside them, links,
+ * monitors and a registry that guests share.
  *
  * ```ts
- * import { Lunatic } from "./mod.ts";
- * const lunatic = new Lunatic();
- * const result = await lunatic.run("app.wasm", { args: ["--verbose"] });
- * console.log(result.exitCode);
+ * import { EnvConfig, lunatic } from "./mod.ts";
+ *
+ * const environment = lunatic.createEnvironment(new EnvConfig({ maxMemory: 64 * 1024 * 1024 }));
+ * const module = await lunatic.load("app.wasm");
+ * const guest = environment.spawn(module);
+ * const outcome = await guest.exited;
+ * console.log(outcome.kind); // "normal" or "failure"
  * ```
  *
  * @module
  */
-import { basename } from "node:path";
-import { distributedNamespace } from "./host/distributed.ts";
-import { errorNamespace } from "./host/error.ts";
-import { lunaticWasiNamespace } from "./host/lunatic_wasi.ts";
-import { messageNamespace } from "./host/message.ts";
-import { metricsNamespace } from "./host/metrics.ts";
-import { networkingNamespace } from "./host/networking.ts";
-import { processNamespace } from "./host/process.ts";
-import { registryNamespace } from "./host/registry.ts";
-import { sqliteNamespace } from "./host/sqlite.ts";
-import { timerNamespace } from "./host/timer.ts";
-import { trapNamespace } from "./host/trap.ts";
-import { versionNamespace } from "./host/version.ts";
-import { wasiNamespace } from "./host/wasi.ts";
-import type { CapacityLimits } from "./runtime/capacity.ts";
-import type { FailureSink } from "./runtime/failure_log.ts";
-import { type GuestView, ProcessConfig, rootView } from "./runtime/config.ts";
-import type { Environment } from "./runtime/environment.ts";
+import { Lunatic } from "./lunatic.ts";
+import { ProcessConfig } from "./runtime/config.ts";
+import type { Environment as RuntimeEnvironment } from "./runtime/environment.ts";
 import { LunaticError } from "./runtime/errors.ts";
-import type { HostNamespace } from "./runtime/host_api.ts";
-import { setupLogging } from "./runtime/log.ts";
+import { hostEnvironment } from "./runtime/host_env.ts";
 import type { LunaticModule } from "./runtime/module.ts";
-import type { TestLane } from "./runtime/test_runner.ts";
-import { type WorkerGuestOptions, WorkerLane } from "./runtime/test_worker_lane.ts";
-import type { EntryArgument, Process, ProcessOutcome } from "./runtime/process.ts";
-import { Runtime } from "./runtime/runtime.ts";
-import { hostStdio, type Stdio } from "./runtime/stdio.ts";
-
-export type { CapacityLimits } from "./runtime/capacity.ts";
-export type { FailureSink } from "./runtime/failure_log.ts";
-export { ProcessConfig } from "./runtime/config.ts";
-export type { GuestView, Preopen, PreopenSpec } from "./runtime/config.ts";
-export { LunaticError } from "./runtime/errors.ts";
-export type { HostContext, HostFunction, HostNamespace, ValType } from "./runtime/host_api.ts";
-export type { LunaticModule } from "./runtime/module.ts";
-export type { EntryArgument, Process, ProcessOutcome } from "./runtime/process.ts";
-export {
+import {
+  NativeProcess as RuntimeNativeProcess,
+  NativeProcessKilled,
+} from "./runtime/native_process.ts";
+import { DataMessage, ProcessDiedMessage } from "./runtime/message.ts";
+import type { Process as RuntimeProcess, ProcessOutcome } from "./runtime/process.ts";
+import {
   BufferInput,
-  CaptureSink,
   EMPTY_INPUT,
-  type InputSource,
+  hostStdio,
   type OutputSink,
   type Stdio,
 } from "./runtime/stdio.ts";
-export {
-  discoverTests,
-  parseTestExport,
-  selectTests,
-  type TestFunction,
-  type TestSelection,
-} from "./runtime/test_discovery.ts";
-export {
-  findPanicMessage,
-  InProcessLane,
-  listTests,
-  runTests,
-  type TestGuestOptions,
-  type TestLane,
-  type TestResult,
-  testRootConfig,
-  type TestRunOptions,
-  type TestRunSummary,
-} from "./runtime/test_runner.ts";
-export { type WorkerGuestOptions, WorkerLane } from "./runtime/test_worker_lane.ts";
 
-/** Every host namespace this runtime provides, in the order they are linked. */
-export const defaultNamespaces: readonly HostNamespace<never>[] = [
-  errorNamespace,
-  messageNamespace,
-  processNamespace,
-  registryNamespace,
-  timerNamespace,
-  trapNamespace,
-  versionNamespace,
-  distributedNamespace,
-  lunaticWasiNamespace,
-  metricsNamespace,
-  networkingNamespace,
-  sqliteNamespace,
-  wasiNamespace,
-];
+export { LunaticError, NativeProcessKilled };
+export type { ProcessOutcome };
 
 /**
- * `count` test lanes on worker threads, each with a runtime of its own (the default host
- * namespaces) that has loaded `module`: pass them as `lanes` to {@link runTests} so that tests
- * run `count` at a time, each on a thread of its own. `logLevel` is the workers' log level.
+ * What processes of an environment may do and see; a spawn may give one of its own.
+ * Numbers may be given as `number` or `bigint`.
+ *
+ * @example
+ * ```ts
+ * const config = new EnvConfig({ maxMemory: 16 * 1024 * 1024, dirs: ["./data"], allow: ["wasi_snapshot_preview1::"] });
+ * ```
  */
-export function workerLanes(
-  count: number,
-  module: LunaticModule,
-  options: WorkerGuestOptions = {},
-  logLevel?: string,
-): Promise<TestLane[]> {
-  const entry = new URL("./test_worker.ts", import.meta.url);
-  const init = { bytes: module.bytes, displayName: module.displayName, options, logLevel };
-  return Promise.all(Array.from({ length: count }, () => WorkerLane.start(entry, init)));
-}
-
-/** Options for a root process. */
-export interface RootOptions extends GuestView {
-  /** Guest arguments after argv[0] (argv[0] is the module's file name). */
-  args?: string[];
-  /** Standard streams; defaults to the host's. */
-  stdio?: Partial<Stdio>;
-  /** Entry export; defaults to `_start`. */
-  entry?: string;
-  /** Entry arguments (i32 as number, i64 as bigint). */
-  entryArgs?: EntryArgument[];
+export interface EnvConfigInit {
+  /** Linear memory limit in bytes (default lunatic's: just under 4 GiB). */
+  maxMemory?: number | bigint;
+  /** Fuel limit in units of 100,000 instructions (default: unlimited). */
+  maxFuel?: number | bigint;
   /**
-   * The ID the root's environment reports (`environment_id`); defaults to 1, as
-   * `lunatic run`. Every root gets a fresh environment whatever its ID: its own process IDs
-   * (the root is PID 1) and its own registry.
-   */
-  environmentId?: number;
-  /**
-   * Host namespaces the root may call, as prefixes of `module::function` (for example
-   * `wasi_snapshot_preview1::fd_` or `lunatic::message::`). Default: everything. A call
-   * outside them fails the process with `permission denied: <module>::<function>`; the
-   * processes it spawns can never be allowed more.
+   * Host functions allowed, as prefixes of `module::function`
+   * (e.g. `"lunatic::message::"`); default: all.
    */
   allow?: string[];
-  /**
-   * The root's memory limit in bytes (`max_memory` of its config); default lunatic's, 4 GiB
-   * less one byte. Configs the root creates start with it and can only lower it.
-   */
-  maxMemory?: bigint;
+  /** Host directories to preopen: a path (seen under the same name) or `{ host, guest }`. */
+  dirs?: (string | { host: string; guest: string })[];
+  /** Environment variables (default: the host's, as `lunatic run` gives them). */
+  env?: Record<string, string>;
+  /** Guest arguments after argv[0] (argv[0] is the module's name). */
+  args?: string[];
+  /** May spawn processes (default true, as `lunatic run`'s root). */
+  canSpawnProcesses?: boolean;
+  /** May compile modules (default true). */
+  canCompileModules?: boolean;
+  /** May create configs (default true). */
+  canCreateConfigs?: boolean;
 }
-
-/** How a root process ended, and the exit code `lunatic run` gives for it. */
-export interface RunResult {
-  outcome: ProcessOutcome;
-  exitCode: number;
-}
-
-/** Exit code for a trap or kill (128 + SIGABRT, as wasmtime uses for traps). */
-export const TRAP_EXIT_CODE = 134;
-
-/** Exit code when the root was ended for a deadlock (as for a module that cannot load). */
-export const DEADLOCK_EXIT_CODE = 1;
 
 /**
- * Why a deadlocked root was ended: every process of its environment waited for a message
- * that nothing could send.
+ * A process config, as lunatic's `EnvConfig`: limits, permissions and what the guest sees.
+ *
+ * @example
+ * ```ts
+ * const config = new EnvConfig({ maxFuel: 10_000, canSpawnProcesses: false });
+ * const environment = lunatic.createEnvironment(config);
+ * ```
  */
-export const DEADLOCK_REASON = "deadlock: every process is waiting for a message that " +
-  "nothing can send (no timer or I/O is pending)";
+export class EnvConfig {
+  /** Linear memory limit in bytes. */
+  readonly maxMemory: bigint;
+  /** Fuel limit in units of 100,000 instructions; 0 means unlimited. */
+  readonly maxFuel: bigint;
+  /** Allowed host-function prefixes, or null for all. */
+  readonly allow: readonly string[] | null;
+  /** Preopened directories. */
+  readonly dirs: readonly { host: string; guest: string }[];
+  /** Environment variables the guest sees. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Guest arguments after argv[0]. */
+  readonly args: readonly string[];
+  /** Whether its processes may spawn processes. */
+  readonly canSpawnProcesses: boolean;
+  /** Whether its processes may compile modules. */
+  readonly canCompileModules: boolean;
+  /** Whether its processes may create configs. */
+  readonly canCreateConfigs: boolean;
 
-/**
- * The exit code for an outcome: 0, the `proc_exit` code, {@link DEADLOCK_EXIT_CODE} or
- * {@link TRAP_EXIT_CODE}.
- */
-export function exitCodeOf(outcome: ProcessOutcome): number {
-  if (outcome.kind === "normal") return 0;
-  if (outcome.deadlock) return DEADLOCK_EXIT_CODE;
-  return outcome.exitCode ?? TRAP_EXIT_CODE;
-}
-
-/** Options for {@link Lunatic}. */
-export interface LunaticOptions {
-  /** The host namespaces guests can import; default {@link defaultNamespaces}. */
-  namespaces?: readonly HostNamespace<never>[];
-  /** Limits on how many processes the runtime may hold (default: what the OS allows). */
-  capacity?: CapacityLimits;
-  /**
-   * Where reports of failed processes go (every process but roots, whose outcome their
-   * spawner gets): one call per report, a failure with its backtrace or the summary of a
-   * burst of alike failures. Default: the `lunatic` log at warning level.
-   */
-  failureReports?: FailureSink;
-}
-
-/** An embedded lunatic runtime. */
-export class Lunatic {
-  readonly runtime: Runtime;
-
-  constructor(options: LunaticOptions = {}) {
-    setupLogging();
-    Error.stackTraceLimit = Math.max(Error.stackTraceLimit, 64);
-    this.runtime = new Runtime(
-      options.namespaces ?? defaultNamespaces,
-      options.capacity,
-      options.failureReports,
-    );
-  }
-
-  /**
-   * Loads and validates a module from a path or bytes. Throws a {@link LunaticError} naming
-   * what is wrong (file missing, malformed wasm, an unknown import).
-   */
-  async load(source: string | URL | Uint8Array, name?: string): Promise<LunaticModule> {
-    let bytes: Uint8Array;
-    if (source instanceof Uint8Array) {
-      bytes = source;
-    } else {
-      try {
-        bytes = await Deno.readFile(source);
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) {
-          throw new LunaticError(`Module '${source}' not found`);
-        }
-        throw new LunaticError(`cannot read module '${source}': ${(error as Error).message}`);
-      }
+  /** A config from `init`; what it leaves out takes the defaults {@link EnvConfigInit} names. */
+  constructor(init: EnvConfigInit = {}) {
+    const defaults = new ProcessConfig();
+    this.maxMemory = BigInt(init.maxMemory ?? defaults.maxMemory);
+    this.maxFuel = BigInt(init.maxFuel ?? 0);
+    if (this.maxMemory < 0n || this.maxFuel < 0n) {
+      throw new LunaticError("maxMemory and maxFuel must not be negative");
     }
-    const displayName = name ??
-      (source instanceof Uint8Array ? "module.wasm" : basename(String(source)));
-    return await this.runtime.modules.loadAndCompile(bytes, displayName, 65_535);
+    this.allow = init.allow === undefined ? null : [...init.allow];
+    this.dirs = (init.dirs ?? []).map((dir) =>
+      typeof dir === "string" ? { host: dir, guest: dir } : { host: dir.host, guest: dir.guest }
+    );
+    this.env = { ...(init.env ?? hostEnvironment()) };
+    this.args = [...(init.args ?? [])];
+    this.canSpawnProcesses = init.canSpawnProcesses ?? true;
+    this.canCompileModules = init.canCompileModules ?? true;
+    this.canCreateConfigs = init.canCreateConfigs ?? true;
   }
 
-  /** The root config lunatic gives `lunatic run` (spec §4.1). */
-  rootConfig(module: LunaticModule, options: RootOptions = {}): ProcessConfig {
+  /** The runtime's config for a process of `module`. */
+  #forModule(module: Module): ProcessConfig {
     return new ProcessConfig({
-      canCompileModules: true,
-      canCreateConfigs: true,
-      canSpawnProcesses: true,
-      args: [module.displayName, ...(options.args ?? [])],
-      ...rootView(options),
-      allowedNamespaces: options.allow ?? null,
-      maxMemory: options.maxMemory,
+      maxMemory: this.maxMemory,
+      maxFuel: this.maxFuel,
+      canCompileModules: this.canCompileModules,
+      canCreateConfigs: this.canCreateConfigs,
+      canSpawnProcesses: this.canSpawnProcesses,
+      preopenedDirs: [...this.dirs],
+      args: [module.name, ...this.args],
+      env: Object.entries(this.env),
+      allowedNamespaces: this.allow === null ? null : [...this.allow],
     });
   }
 
+  /** @ignore The runtime config (used by Environment.spawn). */
+  static toProcessConfig(config: EnvConfig, module: Module): ProcessConfig {
+    return config.#forModule(module);
+  }
+}
+
+/**
+ * A compiled WebAssembly module, ready to spawn processes from ({@link lunatic.load}).
+ *
+ * @example
+ * ```ts
+ * const module = await lunatic.load("app.wasm");
+ * console.log(module.name); // "app.wasm"
+ * ```
+ */
+export class Module {
+  readonly #module: LunaticModule;
+
+  private constructor(module: LunaticModule) {
+    this.#module = module;
+  }
+
+  /** The module's file name (argv[0] of its processes). */
+  get name(): string {
+    return this.#module.displayName;
+  }
+
+  /** The names of the module's exported functions. */
+  get exports(): string[] {
+    return this.#module.info.exports.filter((entry) => entry.kind === "func").map((e) => e.name);
+  }
+
+  /** @ignore */
+  static wrap(module: LunaticModule): Module {
+    return new Module(module);
+  }
+
+  /** @ignore */
+  static unwrap(module: Module): LunaticModule {
+    return module.#module;
+  }
+}
+
+/**
+ * What a native process receives: a message (its tag and bytes), the end of a linked process
+ * (when it does not die with it), the end of a monitored one, or a timeout.
+ *
+ * @example
+ * ```ts
+ * const signal = await self.receive({ timeoutMs: 100 });
+ * if (signal.kind === "data") console.log(new TextDecoder().decode(signal.data));
+ * ```
+ */
+export type Signal =
+  | { kind: "data"; tag: bigint; data: Uint8Array }
+  | { kind: "link_died"; tag: bigint; processId: bigint }
+  | { kind: "process_died"; processId: bigint }
+  | { kind: "timeout" };
+
+/** Options of {@link Process.send}. */
+export interface SendOptions {
+  /** The message's tag (default 0: untagged), for selective receive. */
+  tag?: bigint;
+}
+
+/**
+ * A process of an environment, wasm or native: it has an ID guests can address, takes
+ * messages, can be killed, linked and monitored.
+ *
+ * @example
+ * ```ts
+ * function greet(process: Process) {
+ *   process.send(new TextEncoder().encode("hello"), { tag: 1n });
+ * }
+ * ```
+ */
+export interface Process {
+  /** Its process ID in its environment (from 1). */
+  readonly id: bigint;
+  /** Its environment's ID. */
+  readonly environmentId: bigint;
+  /** Sends it a data message. Nothing happens if it has ended. */
+  send(data: Uint8Array, options?: SendOptions): void;
+  /** Ends it (its outcome: a failure, `killed`). */
+  kill(): void;
   /**
-   * Spawns a root process (PID 1 in a fresh environment) without waiting for it. Throws a
-   * {@link LunaticError} when the module cannot run as a root: no entry export of the right
-   * type, no exported memory, a preopen that does not exist.
-   *
-   * If every process of the root's environment comes to wait for a message that nothing can
-   * send (no timeout, no timer, no I/O), they are all killed, and the root's outcome is a
-   * failure with `deadlock: true` ({@link DEADLOCK_REASON}).
+   * Links it with `other` (same environment): when one fails, the other fails too, or hears of
+   * it as a `link_died` signal with `tag`.
    */
-  spawnRoot(
-    module: LunaticModule,
-    options: RootOptions = {},
-    config = this.rootConfig(module, options),
-  ): Process {
+  link(other: Process, tag?: bigint): void;
+  /** Removes a link made with {@link link}. */
+  unlink(other: Process): void;
+  /** This process is told (`process_died`) when `other` ends. */
+  monitor(other: Process): void;
+  /** Resolves with the outcome once it has ended and its links and monitors were told. */
+  readonly exited: Promise<ProcessOutcome>;
+}
+
+/** The runtime endpoint behind a public process. */
+const endpoints = new WeakMap<Process, RuntimeProcess | RuntimeNativeProcess>();
+
+function endpointOf(process: Process): RuntimeProcess | RuntimeNativeProcess {
+  const endpoint = endpoints.get(process);
+  if (endpoint === undefined) throw new LunaticError("not a process of this runtime");
+  return endpoint;
+}
+
+function sameEnvironment(a: Process, b: Process): void {
+  if (
+    a.environmentId !== b.environmentId || endpointOf(a).environment !== endpointOf(b).environment
+  ) {
+    throw new LunaticError(`processes ${a.id} and ${b.id} are in different environments`);
+  }
+}
+
+function dataMessage(data: Uint8Array, tag: bigint): DataMessage {
+  const message = new DataMessage(tag, data.length);
+  message.write(data);
+  return message;
+}
+
+/**
+ * What {@link WasmProcess} and {@link NativeProcess} share: the {@link Process} calls.
+ *
+ * @example
+ * ```ts
+ * function stop(process: ProcessBase) {
+ *   process.kill();
+ * }
+ * ```
+ */
+export abstract class ProcessBase implements Process {
+  /** Its process ID in its environment (from 1). */
+  readonly id: bigint;
+  /** Its environment's ID. */
+  readonly environmentId: bigint;
+
+  /** @ignore */
+  constructor(endpoint: RuntimeProcess | RuntimeNativeProcess) {
+    this.id = BigInt(endpoint.id);
+    this.environmentId = BigInt(endpoint.environment.id);
+    endpoints.set(this, endpoint);
+  }
+
+  /** Sends it a data message. Nothing happens if it has ended. */
+  send(data: Uint8Array, options: SendOptions = {}): void {
+    endpointOf(this).deliver(dataMessage(data, options.tag ?? 0n));
+  }
+
+  /** Ends it (its outcome: a failure, `killed`). */
+  kill(): void {
+    endpointOf(this).kill();
+  }
+
+  /** Links it with `other`; both store `tag` (default 0). */
+  link(other: Process, tag = 0n): void {
+    sameEnvironment(this, other);
+    const [a, b] = [endpointOf(this), endpointOf(other)];
+    if (a === b) return;
+    if (!b.alive) {
+      a.linkDied(b.id, tag, "no_process");
+      return;
+    }
+    a.addLink(b.id, tag);
+    b.addLink(a.id, tag);
+  }
+
+  /** Removes a link made with {@link link}. */
+  unlink(other: Process): void {
+    sameEnvironment(this, other);
+    endpointOf(this).removeLink(endpointOf(other).id);
+    endpointOf(other).removeLink(endpointOf(this).id);
+  }
+
+  /** This process is told (`process_died`) when `other` ends (at once if it has). */
+  monitor(other: Process): void {
+    sameEnvironment(this, other);
+    const target = endpointOf(other);
+    const self = endpointOf(this);
+    if (target.alive) target.addMonitor(self.id);
+    else self.deliver(new ProcessDiedMessage(BigInt(target.id)));
+  }
+
+  /** Resolves with the outcome once it has ended and its links and monitors were told. */
+  abstract readonly exited: Promise<ProcessOutcome>;
+}
+
+/**
+ * A process running a wasm module ({@link Environment.spawn}).
+ *
+ * @example
+ * ```ts
+ * const guest = environment.spawn(module, { entry: "_start" });
+ * guest.send(new TextEncoder().encode("work"), { tag: 7n });
+ * console.log(await guest.exited);
+ * ```
+ */
+export class WasmProcess extends ProcessBase {
+  /** Resolves with the outcome once it has ended and its links and monitors were told. */
+  readonly exited: Promise<ProcessOutcome>;
+
+  /** @ignore */
+  constructor(process: RuntimeProcess) {
+    super(process);
+    this.exited = process.exited;
+  }
+}
+
+/** Options of {@link NativeProcess.receive}. */
+export interface ReceiveOptions {
+  /** Only messages (and link deaths) with one of these tags; default: anything. */
+  tags?: bigint[];
+  /** Give up after this many milliseconds with `{ kind: "timeout" }`; default: wait forever. */
+  timeoutMs?: number;
+}
+
+/**
+ * A process written in TypeScript ({@link Environment.spawnNative}): guests can message it,
+ * link to it, monitor it and find it in the registry. Its body's rejection is its failure.
+ *
+ * @example
+ * ```ts
+ * const echo = environment.spawnNative(async (self) => {
+ *   const signal = await self.receive();
+ *   if (signal.kind === "data") guest.send(signal.data, { tag: signal.tag });
+ * });
+ * ```
+ */
+export class NativeProcess extends ProcessBase {
+  readonly #process: RuntimeNativeProcess;
+  /** Resolves with the outcome once it has ended and its links and monitors were told. */
+  readonly exited: Promise<ProcessOutcome>;
+
+  /** @ignore */
+  constructor(process: RuntimeNativeProcess) {
+    super(process);
+    this.#process = process;
+    this.exited = process.exited;
+  }
+
+  /**
+   * The next signal for this process (in arrival order among those that match `tags`).
+   * Rejects with {@link NativeProcessKilled} once the process has been ended.
+   */
+  receive(options: ReceiveOptions = {}): Promise<Signal> {
+    return this.#process.receive(options.tags ?? null, options.timeoutMs ?? null);
+  }
+
+  /**
+   * Whether a failed link ends this process (true, the default) or arrives as a `link_died`
+   * signal.
+   */
+  dieWhenLinkDies(on: boolean): void {
+    this.#process.dieWhenLinkDies = on;
+  }
+}
+
+/** Options of {@link Environment.spawn}. */
+export interface SpawnOptions {
+  /** The exported function to run (default `_start`). */
+  entry?: string;
+  /** Its i32 (number) and i64 (bigint) arguments. */
+  entryArgs?: (number | bigint)[];
+  /** Standard streams; default the host's. */
+  stdio?: {
+    /** What the guest reads on stdin (default: nothing, end of file). */
+    stdin?: string | Uint8Array;
+    /** Receives what it writes to stdout (default: this program's stdout). */
+    stdout?: (bytes: Uint8Array) => void;
+    /** Receives what it writes to stderr (default: this program's stderr). */
+    stderr?: (bytes: Uint8Array) => void;
+  };
+  /** The process's config (default the environment's). */
+  config?: EnvConfig;
+}
+
+/**
+ * The registry of named processes, shared by an environment's guests
+ * (`lunatic::registry`) and its TypeScript.
+ *
+ * @example
+ * ```ts
+ * environment.registry.put("logger", logger);
+ * const id = environment.registry.get("logger"); // logger.id
+ * ```
+ */
+export class Registry {
+  readonly #environment: RuntimeEnvironment;
+
+  /** @ignore */
+  constructor(environment: RuntimeEnvironment) {
+    this.#environment = environment;
+  }
+
+  /** Registers `process` under `name` (replacing what was there). */
+  put(name: string, process: Process): void {
+    this.#environment.registry.set(name, { nodeId: 0n, processId: process.id });
+  }
+
+  /** The ID of the process registered under `name`. */
+  get(name: string): bigint | undefined {
+    return this.#environment.registry.get(name)?.processId;
+  }
+
+  /** Removes `name` (nothing happens if it is not registered). */
+  remove(name: string): void {
+    this.#environment.registry.delete(name);
+  }
+}
+
+/**
+ * A namespace of processes (lunatic's environment): its own process IDs from 1, its own
+ * registry, a default config.
+ *
+ * @example
+ * ```ts
+ * const environment = lunatic.createEnvironment();
+ * const guest = environment.spawn(await lunatic.load("app.wasm"));
+ * const watcher = environment.spawnNative(async (self) => {
+ *   self.monitor(guest);
+ *   console.log(await self.receive()); // { kind: "process_died", processId: 1n }
+ * });
+ * ```
+ */
+export class Environment {
+  readonly #environment: RuntimeEnvironment;
+  readonly #lunatic: Lunatic;
+  /** Its ID. */
+  readonly id: bigint;
+  /** Its registry of named processes. */
+  readonly registry: Registry;
+  /** The config processes get unless a spawn gives one. */
+  readonly config: EnvConfig;
+
+  /** @ignore */
+  constructor(lunatic: Lunatic, id: bigint, config: EnvConfig) {
+    this.#lunatic = lunatic;
+    this.#environment = lunatic.runtime.newEnvironment(Number(id));
+    this.id = id;
+    this.config = config;
+    this.registry = new Registry(this.#environment);
+  }
+
+  /**
+   * Spawns a process running `module`'s `entry` export. Throws a {@link LunaticError} when it
+   * cannot start (no such export, no exported memory, a preopen that does not exist, a memory
+   * limit the module cannot meet).
+   */
+  spawn(module: Module, options: SpawnOptions = {}): WasmProcess {
+    const inner = Module.unwrap(module);
     const entry = options.entry ?? "_start";
     const args = options.entryArgs ?? [];
-    const problem = module.checkEntry(entry, args);
-    if (problem !== null) throw new LunaticError(`cannot run ${module.displayName}: ${problem}`);
-    if (!module.exportsMemory) {
-      throw new LunaticError(
-        `cannot run ${module.displayName}: it does not export its memory as "memory"`,
-      );
+    const problem = inner.checkEntry(entry, args);
+    if (problem !== null) throw new LunaticError(`cannot run ${inner.displayName}: ${problem}`);
+    if (!inner.exportsMemory) {
+      throw new LunaticError(`cannot run ${inner.displayName}: it does not export its memory`);
     }
-    const environment: Environment = this.runtime.newEnvironment(options.environmentId ?? 1);
-    const stdio = { ...hostStdio(), ...options.stdio };
-    module.prepare(config);
-    const root = this.runtime.spawn({
-      environment,
-      module,
+    const config = EnvConfig.toProcessConfig(options.config ?? this.config, module);
+    const process = this.#lunatic.runtime.spawn({
+      environment: this.#environment,
+      module: inner,
       config,
       entry,
       args,
-      stdio,
+      stdio: stdioFrom(options.stdio),
       root: true,
     });
-    environment.onDeadlock = () => {
-      if (!root.alive) return; // processes the root left behind may wait as long as they like
-      root.killForDeadlock(DEADLOCK_REASON);
-      for (const process of [...environment.processes.values()]) {
-        process.killForDeadlock(DEADLOCK_REASON);
-      }
-    };
-    return root;
+    return new WasmProcess(process);
   }
 
-  /**
-   * Loads a module, runs it as the root process of a fresh environment and waits for that
-   * process to end (or for a deadlock, see {@link spawnRoot}).
-   */
-  async run(source: string | URL | Uint8Array, options: RootOptions = {}): Promise<RunResult> {
-    const module = await this.load(source);
-    const root = this.spawnRoot(module, options);
-    const outcome = await root.exited;
-    return { outcome, exitCode: exitCodeOf(outcome) };
+  /** Spawns a process whose body is `body`; its resolution is a normal end, its rejection a failure. */
+  spawnNative(body: (self: NativeProcess) => Promise<void>): NativeProcess {
+    // The body starts on a later microtask, when the handle below exists.
+    const handles: { self?: NativeProcess } = {};
+    const process = new RuntimeNativeProcess(
+      this.#lunatic.runtime,
+      this.#environment,
+      () => body(handles.self!),
+    );
+    handles.self = new NativeProcess(process);
+    return handles.self;
   }
 }
+
+function sink(write: (bytes: Uint8Array) => void): OutputSink {
+  return { write: (bytes) => write(bytes.slice()) };
+}
+
+function stdioFrom(options: SpawnOptions["stdio"]): Stdio {
+  const host = hostStdio();
+  return {
+    stdin: options?.stdin === undefined ? EMPTY_INPUT : new BufferInput(options.stdin),
+    stdout: options?.stdout === undefined ? host.stdout : sink(options.stdout),
+    stderr: options?.stderr === undefined ? host.stderr : sink(options.stderr),
+  };
+}
+
+let runtime: Lunatic | null = null;
+let nextEnvironmentId = 1n;
+
+/**
+ * The entry point: environments and modules.
+ *
+ * @example
+ * ```ts
+ * import { lunatic } from "./mod.ts";
+ * const environment = lunatic.createEnvironment();
+ * const process = environment.spawn(await lunatic.load("app.wasm"));
+ * console.log(await process.exited);
+ * ```
+ */
+export const lunatic: {
+  /** A fresh environment: its own ID, registry, and process IDs from 1. */
+  createEnvironment(config?: EnvConfig): Environment;
+  /** Loads, validates and compiles a module from a path, URL or bytes. */
+  load(source: string | URL | Uint8Array, name?: string): Promise<Module>;
+} = {
+  createEnvironment(config = new EnvConfig()): Environment {
+    runtime ??= new Lunatic();
+    return new Environment(runtime, nextEnvironmentId++, config);
+  },
+  async load(source: string | URL | Uint8Array, name?: string): Promise<Module> {
+    runtime ??= new Lunatic();
+    return Module.wrap(await runtime.load(source, name));
+  },
+};

@@ -3,7 +3,7 @@
  * the default host namespaces, serving the tests the main thread sends. Only wiring, like
  * cli.ts.
  */
-import { Lunatic } from "./mod.ts";
+import { Lunatic } from "./lunatic.ts";
 import { setupLogging } from "./runtime/log.ts";
 import { serveTestLane } from "./runtime/test_worker_lane.ts";
 

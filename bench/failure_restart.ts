@@ -15,7 +15,7 @@
  * `bench/build/big_module.wasm` (rebuilt when the generator changes).
  */
 import { fileURLToPath } from "node:url";
-import { CaptureSink, EMPTY_INPUT, Lunatic } from "../mod.ts";
+import { CaptureSink, EMPTY_INPUT, Lunatic } from "../lunatic.ts";
 import { ProcessConfig } from "../runtime/config.ts";
 import { bigModuleSource, buildBigModule } from "./guests/big_module.ts";
 

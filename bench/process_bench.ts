@@ -3,7 +3,7 @@
  * Figures and how to read them: BENCHMARKS.md.
  */
 import { fileURLToPath } from "node:url";
-import { Lunatic } from "../mod.ts";
+import { Lunatic } from "../lunatic.ts";
 
 const guest = (name: string) =>
   fileURLToPath(new URL(`../tests/guests/build/${name}.wasm`, import.meta.url));

@@ -9,7 +9,7 @@
  * receive: spawn time and RSS per process), ring N M (N processes, M messages), roundtrip K.
  */
 import { fileURLToPath } from "node:url";
-import { Lunatic } from "../mod.ts";
+import { Lunatic } from "../lunatic.ts";
 import type { Environment } from "../runtime/environment.ts";
 import type { LunaticModule } from "../runtime/module.ts";
 import { bareV8 } from "./bare_v8.ts";

@@ -1,4 +1,27 @@
-import type { Process } from "./process.ts";
+import type { Message } from "./message.ts";
+import type { ProcessOutcome } from "./process.ts";
+
+/**
+ * What the runtime and other processes need of a process: a wasm one (runtime/process.ts) or
+ * one written in TypeScript by an embedder (runtime/native_process.ts).
+ */
+export interface ProcessEndpoint {
+  readonly id: number;
+  readonly environment: Environment;
+  readonly alive: boolean;
+  /** When set, a failed link kills the process; otherwise it hears of it as a signal. */
+  dieWhenLinkDies: boolean;
+  /** A message or signal for its mailbox (dropped once it has ended). */
+  deliver(message: Message): void;
+  addLink(other: number, tag: bigint): void;
+  removeLink(other: number): void;
+  /** A linked process ended; `name` says which in a kill's reason. */
+  linkDied(other: number, tag: bigint, outcome: ProcessOutcome | "no_process", name?: string): void;
+  addMonitor(watcher: number): void;
+  removeMonitor(watcher: number): void;
+  kill(reason?: string): void;
+  killForDeadlock(reason: string): void;
+}
 
 /** A registry entry: where a named process lives. */
 export interface RegistryEntry {
@@ -12,7 +35,7 @@ export interface RegistryEntry {
  */
 export class Environment {
   #nextProcessId = 1;
-  readonly processes = new Map<number, Process>();
+  readonly processes = new Map<number, ProcessEndpoint>();
   readonly registry = new Map<string, RegistryEntry>();
   /** Processes waiting for a message with no timeout: only another process can wake them. */
   #waitingForever = 0;
@@ -78,7 +101,7 @@ export class Environment {
     return this.#nextProcessId++;
   }
 
-  get(processId: bigint | number): Process | undefined {
+  get(processId: bigint | number): ProcessEndpoint | undefined {
     return this.processes.get(typeof processId === "number" ? processId : toPid(processId));
   }
 

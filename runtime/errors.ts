@@ -29,7 +29,19 @@ export class ProcessKilled extends Error {
   override name = "ProcessKilled";
 }
 
-/** A runtime-level failure that is not caused by a guest (bad module, capacity, usage). */
+/**
+ * A runtime-level failure that is not caused by a guest (bad module, capacity, usage).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await lunatic.load("missing.wasm");
+ * } catch (error) {
+ *   if (error instanceof LunaticError) console.error(error.message); // Module 'missing.wasm' not found
+ * }
+ * ```
+ */
 export class LunaticError extends Error {
+  /** `"LunaticError"`. */
   override name = "LunaticError";
 }

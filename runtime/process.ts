@@ -1,5 +1,5 @@
 import type { ProcessConfig } from "./config.ts";
-import type { Environment } from "./environment.ts";
+import type { Environment, ProcessEndpoint } from "./environment.ts";
 import { HostTrap, ProcessExit, ProcessKilled, trap } from "./errors.ts";
 import { GuestMemory } from "./guest_memory.ts";
 import type { DisposableHostState } from "./host_api.ts";
@@ -65,7 +65,7 @@ const SLICE_TARGET_MS = 1;
  * an ended process gave back), a mailbox, links and monitors, and per-process resource tables. Its entry export runs through JSPI; host
  * functions that block suspend it with {@link suspend}.
  */
-export class Process implements HostedProcess {
+export class Process implements HostedProcess, ProcessEndpoint {
   // The fields a message hop touches come first and together, two cache lines of the object
   // (with `runtime` and `environment`, which as constructor parameter properties come first
   // of all): in a ring of a thousand processes every hop finds the receiver's and the
@@ -92,7 +92,7 @@ export class Process implements HostedProcess {
   #messageWait: Wait | null = null;
   /** The process this one last sent to, by ID (-1: none): senders mostly repeat. */
   #lastTargetId = -1;
-  #lastTarget: Process | undefined = undefined;
+  #lastTarget: ProcessEndpoint | undefined = undefined;
   /** Whether the process waited since its slice began (set with #state by every wait). */
   #waitedInSlice = false;
   /** Messages that arrived while the process was not waiting for them (made on first use). */
@@ -195,7 +195,7 @@ export class Process implements HostedProcess {
    * one more thing to fetch from memory. (IDs are never reused, so it cannot go stale; an
    * ended one is forgotten.)
    */
-  sendTarget(processId: bigint): Process | undefined {
+  sendTarget(processId: bigint): ProcessEndpoint | undefined {
     const id = Number(processId);
     if (id === this.#lastTargetId) {
       if (this.#lastTarget!.alive) return this.#lastTarget;

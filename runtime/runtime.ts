@@ -1,6 +1,6 @@
 import type { ProcessConfig } from "./config.ts";
 import { Capacity, type CapacityLimits } from "./capacity.ts";
-import { Environment } from "./environment.ts";
+import { Environment, type ProcessEndpoint } from "./environment.ts";
 import { LunaticError } from "./errors.ts";
 import { FailureLog, type FailureSink } from "./failure_log.ts";
 import type { HostNamespace } from "./host_api.ts";
@@ -30,7 +30,7 @@ export interface SpawnRequest {
 }
 
 /** Observes process ends (see {@link Runtime.onProcessExit}). */
-export type ExitListener = (process: Process, outcome: ProcessOutcome) => void;
+export type ExitListener = (process: ProcessEndpoint, outcome: ProcessOutcome) => void;
 
 /**
  * One runtime: the scheduler, the module loader with its host functions, and the
@@ -121,9 +121,8 @@ export class Runtime {
     return () => this.#exitListeners.delete(listener);
   }
 
-  /** Called by a process once it has ended and notified its links. */
-  processEnded(process: Process, outcome: ProcessOutcome, linkCount: number): void {
-    this.capacity.release(process.charge);
+  /** Tells the exit listeners that `process` (wasm or native) ended. */
+  notifyProcessEnded(process: ProcessEndpoint, outcome: ProcessOutcome): void {
     for (const listener of this.#exitListeners) {
       try {
         listener(process, outcome);
@@ -132,6 +131,12 @@ export class Runtime {
         log.error(`an exit listener threw: ${error instanceof Error ? error.stack : error}`);
       }
     }
+  }
+
+  /** Called by a process once it has ended and notified its links. */
+  processEnded(process: Process, outcome: ProcessOutcome, linkCount: number): void {
+    this.capacity.release(process.charge);
+    this.notifyProcessEnded(process, outcome);
     // Normal ends are not logged: it costs ~2% of a short-lived process even when disabled.
     if (outcome.kind === "normal") return;
     const name = registeredName(process) ?? String(process.id);

@@ -4,7 +4,7 @@
  * is given one at a time, reporting each result back. Output under `--nocapture` goes to the
  * host's stdout from the worker; the tests' stdin is the host's.
  *
- * The worker's entry point (`test_worker.ts`, beside mod.ts) makes the runtime with the
+ * The worker's entry point (`test_worker.ts`, beside lunatic.ts) makes the runtime with the
  * default host namespaces and calls {@link serveTestLane}.
  */
 import { LunaticError } from "./errors.ts";

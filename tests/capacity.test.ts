@@ -3,7 +3,7 @@
  * with an error naming the limit and how to raise it, and the spawner keeps running.
  */
 import assert from "node:assert/strict";
-import { Lunatic } from "../mod.ts";
+import { Lunatic } from "../lunatic.ts";
 import { runGuest } from "./helpers/run_guest.ts";
 
 Deno.test("a spawn past vm.max_map_count fails with an error saying how to raise it", async () => {

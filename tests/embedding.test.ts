@@ -7,7 +7,13 @@
  * Guest: tests/guests/embedding.c (one export per scenario, run as the root).
  */
 import assert from "node:assert/strict";
-import { CaptureSink, DEADLOCK_EXIT_CODE, DEADLOCK_REASON, EMPTY_INPUT, Lunatic } from "../mod.ts";
+import {
+  CaptureSink,
+  DEADLOCK_EXIT_CODE,
+  DEADLOCK_REASON,
+  EMPTY_INPUT,
+  Lunatic,
+} from "../lunatic.ts";
 import { guestPath, outputLines, runGuest, runRecorded } from "./helpers/run_guest.ts";
 
 const GUEST = guestPath("embedding");

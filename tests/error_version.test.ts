@@ -7,7 +7,7 @@
  * spawning it there fails during instantiation (spec §2.3 step 11).
  */
 import assert from "node:assert/strict";
-import { TRAP_EXIT_CODE } from "../mod.ts";
+import { TRAP_EXIT_CODE } from "../lunatic.ts";
 import {
   type GuestOptions,
   outputLines,

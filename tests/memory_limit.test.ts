@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
-import { CaptureSink, EMPTY_INPUT, Lunatic, runTests } from "../mod.ts";
+import { CaptureSink, EMPTY_INPUT, Lunatic, runTests } from "../lunatic.ts";
 import { POOLED_MEMORY_MAX_PAGES } from "../runtime/memory_pool.ts";
 import { parseModule } from "../runtime/wasm/module_info.ts";
 import { guestPath, runGuest } from "./helpers/run_guest.ts";

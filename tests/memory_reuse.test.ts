@@ -6,7 +6,7 @@
  * Guest: tests/guests/memory_reuse.c.
  */
 import assert from "node:assert/strict";
-import { Lunatic } from "../mod.ts";
+import { Lunatic } from "../lunatic.ts";
 import { MemoryPool, POOLED_MEMORY_MAX_PAGES } from "../runtime/memory_pool.ts";
 import { parseModule } from "../runtime/wasm/module_info.ts";
 import { guestPath, outputLines, runRecorded } from "./helpers/run_guest.ts";

@@ -5,7 +5,7 @@
  * functions of a debug build.
  */
 import assert from "node:assert/strict";
-import { CaptureSink, EMPTY_INPUT, Lunatic } from "../mod.ts";
+import { CaptureSink, EMPTY_INPUT, Lunatic } from "../lunatic.ts";
 import { compileC, compileWat } from "./helpers/compile.ts";
 import { guestPath, quietLunatic, runGuest } from "./helpers/run_guest.ts";
 

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { CaptureSink, EMPTY_INPUT, Lunatic, type OutputSink } from "../mod.ts";
+import { CaptureSink, EMPTY_INPUT, Lunatic, type OutputSink } from "../lunatic.ts";
 import { guestPath, outputLines, reasonOf, runRecorded } from "./helpers/run_guest.ts";
 
 const TLS_DIR = fileURLToPath(new URL("./fixtures/tls", import.meta.url));

@@ -6,7 +6,7 @@
  * Guest: tests/guests/process_lifecycle.wat.
  */
 import assert from "node:assert/strict";
-import { TRAP_EXIT_CODE } from "../mod.ts";
+import { TRAP_EXIT_CODE } from "../lunatic.ts";
 import { reasonOf, runRecorded } from "./helpers/run_guest.ts";
 
 /** `name=value` lines as a map (the last value wins). */

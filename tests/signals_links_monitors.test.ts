@@ -6,7 +6,7 @@
  * tests/guests/c_link_exit_codes.c.
  */
 import assert from "node:assert/strict";
-import { CaptureSink, EMPTY_INPUT } from "../mod.ts";
+import { CaptureSink, EMPTY_INPUT } from "../lunatic.ts";
 import type { ProcessOutcome } from "../runtime/process.ts";
 import {
   guestPath,

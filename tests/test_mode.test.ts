@@ -19,7 +19,7 @@ import {
   Lunatic,
   parseTestExport,
   runTests,
-} from "../mod.ts";
+} from "../lunatic.ts";
 import { guestPath, runCli } from "./helpers/run_guest.ts";
 
 const SUITE = guestPath("testmode_suite");

@@ -7,7 +7,7 @@
  * Guest: tests/guests/timer_order.c.
  */
 import assert from "node:assert/strict";
-import { CaptureSink, EMPTY_INPUT, Lunatic } from "../mod.ts";
+import { CaptureSink, EMPTY_INPUT, Lunatic } from "../lunatic.ts";
 import { guestPath } from "./helpers/run_guest.ts";
 
 /** Blocks the thread for `ms` now and then, as a collection or a big compilation would. */

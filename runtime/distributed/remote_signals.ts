@@ -9,9 +9,9 @@
  * again) counts as the failure of every process of it that something here is linked to or
  * monitors: "node N lost".
  */
-import type { Environment } from "../environment.ts";
+import type { Environment, ProcessEndpoint } from "../environment.ts";
 import { ProcessDiedMessage } from "../message.ts";
-import type { Process, ProcessOutcome } from "../process.ts";
+import type { ProcessOutcome } from "../process.ts";
 import type { Request, Response } from "./wire.ts";
 
 /** A process on another node. */
@@ -30,11 +30,11 @@ export type SendRequest = (
 
 export class RemoteSignals {
   /** Links of local processes to remote ones, with the tag both sides store. */
-  readonly #links = new Map<Process, Map<string, RemoteProcess & { tag: bigint }>>();
+  readonly #links = new Map<ProcessEndpoint, Map<string, RemoteProcess & { tag: bigint }>>();
   /** Remote processes each local process monitors. */
-  readonly #monitoring = new Map<Process, Map<string, RemoteProcess>>();
+  readonly #monitoring = new Map<ProcessEndpoint, Map<string, RemoteProcess>>();
   /** Remote processes that monitor each local process. */
-  readonly #watchers = new Map<Process, Map<string, RemoteProcess>>();
+  readonly #watchers = new Map<ProcessEndpoint, Map<string, RemoteProcess>>();
 
   constructor(
     readonly send: SendRequest,
@@ -43,7 +43,12 @@ export class RemoteSignals {
   ) {}
 
   /** `process` links to `processId` on `nodeId`: 0, or the ABI status of why not. */
-  async link(process: Process, nodeId: bigint, processId: bigint, tag: bigint): Promise<number> {
+  async link(
+    process: ProcessEndpoint,
+    nodeId: bigint,
+    processId: bigint,
+    tag: bigint,
+  ): Promise<number> {
     const response = await this.send(nodeId, {
       kind: "Link",
       ...this.#end(process, processId),
@@ -61,13 +66,13 @@ export class RemoteSignals {
     return 1;
   }
 
-  async unlink(process: Process, nodeId: bigint, processId: bigint): Promise<number> {
+  async unlink(process: ProcessEndpoint, nodeId: bigint, processId: bigint): Promise<number> {
     this.#links.get(process)?.delete(key(nodeId, processId));
     const response = await this.send(nodeId, { kind: "Unlink", ...this.#end(process, processId) });
     return "status" in response ? response.status : 0;
   }
 
-  async monitor(process: Process, nodeId: bigint, processId: bigint): Promise<number> {
+  async monitor(process: ProcessEndpoint, nodeId: bigint, processId: bigint): Promise<number> {
     const response = await this.send(nodeId, { kind: "Monitor", ...this.#end(process, processId) });
     if ("status" in response) return response.status;
     if (response.kind === "Linked") {
@@ -81,7 +86,11 @@ export class RemoteSignals {
     return 1;
   }
 
-  async stopMonitoring(process: Process, nodeId: bigint, processId: bigint): Promise<number> {
+  async stopMonitoring(
+    process: ProcessEndpoint,
+    nodeId: bigint,
+    processId: bigint,
+  ): Promise<number> {
     this.#monitoring.get(process)?.delete(key(nodeId, processId));
     const response = await this.send(nodeId, {
       kind: "Demonitor",
@@ -130,7 +139,7 @@ export class RemoteSignals {
   }
 
   /** A local process ended: the nodes linked to it or watching it hear of it. */
-  processEnded(process: Process, outcome: ProcessOutcome): void {
+  processEnded(process: ProcessEndpoint, outcome: ProcessOutcome): void {
     const links = this.#links.get(process);
     const watchers = this.#watchers.get(process);
     const monitoring = this.#monitoring.get(process);
@@ -192,7 +201,7 @@ export class RemoteSignals {
     return nodes;
   }
 
-  #remoteEnded(process: Process, otherKey: string, failed: boolean, name: string): void {
+  #remoteEnded(process: ProcessEndpoint, otherKey: string, failed: boolean, name: string): void {
     const link = this.#links.get(process)?.get(otherKey);
     if (link !== undefined) {
       this.#links.get(process)!.delete(otherKey);
@@ -214,7 +223,7 @@ export class RemoteSignals {
     this.send(other.nodeId, request).catch(() => {});
   }
 
-  #end(process: Process, processId: bigint) {
+  #end(process: ProcessEndpoint, processId: bigint) {
     return {
       environmentId: BigInt(process.environment.id),
       processId,
@@ -223,7 +232,7 @@ export class RemoteSignals {
     };
   }
 
-  #entry<V>(table: Map<Process, Map<string, V>>, process: Process): Map<string, V> {
+  #entry<V>(table: Map<ProcessEndpoint, Map<string, V>>, process: ProcessEndpoint): Map<string, V> {
     let entries = table.get(process);
     if (entries === undefined) table.set(process, entries = new Map());
     return entries;

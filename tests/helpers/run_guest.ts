@@ -2,7 +2,7 @@
  * Runs a guest module as a root process with captured output, for tests.
  */
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { BufferInput, CaptureSink, EMPTY_INPUT, Lunatic, type RootOptions } from "../../mod.ts";
+import { BufferInput, CaptureSink, EMPTY_INPUT, Lunatic, type RootOptions } from "../../lunatic.ts";
 import type { ProcessOutcome } from "../../runtime/process.ts";
 import { V8_FLAGS_ARGUMENT } from "../../runtime/v8_flags.ts";
 
