@@ -241,7 +241,7 @@ const IMPLIED_RUN = /^(--bench|--dir|--env|--no-default-dir|--no-inherit-env|--a
 /** Parses the command line; returns null when help or version was printed. */
 export function parseCommandLine(
   argv: string[],
-  manifestDirSet = Deno.env.get("CARGO_MANIFEST_DIR") !== undefined,
+  manifestDirSet: boolean = Deno.env.get("CARGO_MANIFEST_DIR") !== undefined,
 ): Command | null {
   // lunatic <= 0.12 syntax: an implied `run` (spec §7.1).
   if (argv.length > 0 && IMPLIED_RUN.test(argv[0])) argv = ["run", ...argv];

@@ -244,7 +244,7 @@ export class Lunatic {
   spawnRoot(
     module: LunaticModule,
     options: RootOptions = {},
-    config = this.rootConfig(module, options),
+    config: ProcessConfig = this.rootConfig(module, options),
   ): Process {
     const entry = options.entry ?? "_start";
     const args = options.entryArgs ?? [];

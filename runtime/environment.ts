@@ -35,8 +35,8 @@ export interface RegistryEntry {
  */
 export class Environment {
   #nextProcessId = 1;
-  readonly processes = new Map<number, ProcessEndpoint>();
-  readonly registry = new Map<string, RegistryEntry>();
+  readonly processes: Map<number, ProcessEndpoint> = new Map();
+  readonly registry: Map<string, RegistryEntry> = new Map();
   /** Processes waiting for a message with no timeout: only another process can wake them. */
   #waitingForever = 0;
   /** Timers (`send_after`) that will deliver to a process of this environment. */

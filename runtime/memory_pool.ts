@@ -25,7 +25,7 @@ export class MemoryPool {
    *   V8's reservation of its whole maximum (up to ~10 GiB), which the capacity accounting's
    *   reserves for the host cover (256 × 10 GiB of its 8 TiB; runtime/capacity.ts)
    */
-  constructor(readonly capacityBytes = 16 * 1024 * 1024, readonly capacity = 256) {}
+  constructor(readonly capacityBytes: number = 16 * 1024 * 1024, readonly capacity: number = 256) {}
 
   /** Bytes held by the memories waiting here. */
   get bytes(): number {

@@ -62,8 +62,8 @@ function tagOf(signal: NativeSignal): bigint {
 export class NativeProcess implements ProcessEndpoint {
   readonly id: number;
   dieWhenLinkDies = true;
-  readonly links = new Map<number, bigint>();
-  readonly monitors = new Set<number>();
+  readonly links: Map<number, bigint> = new Map();
+  readonly monitors: Set<number> = new Set();
   readonly #queue: NativeSignal[] = [];
   #waiter: Waiter | null = null;
   #outcome: ProcessOutcome | null = null;

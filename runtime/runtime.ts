@@ -37,10 +37,10 @@ export type ExitListener = (process: ProcessEndpoint, outcome: ProcessOutcome) =
  * environments with their processes.
  */
 export class Runtime {
-  readonly scheduler = new Scheduler();
+  readonly scheduler: Scheduler = new Scheduler();
   readonly capacity: Capacity;
   /** Zeroed memories of ended processes, for new ones with the same limits. */
-  readonly memories = new MemoryPool();
+  readonly memories: MemoryPool = new MemoryPool();
   readonly modules: ModuleLoader;
   readonly #exitListeners = new Set<ExitListener>();
   /**
