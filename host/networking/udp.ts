@@ -9,7 +9,7 @@
  * `recv` does.
  */
 import dgram from "node:dgram";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { trap } from "../../runtime/errors.ts";
 import { hostFn, type HostFunction, suspendingFn } from "../../runtime/host_api.ts";
 import { TIMEOUT } from "../../runtime/message.ts";
