@@ -22,6 +22,7 @@ import {
 import { hostEnvironment } from "./runtime/host_env.ts";
 import { ControlServer } from "./runtime/distributed/control_server.ts";
 import { ClusterNode } from "./runtime/distributed/node.ts";
+import { DEFAULT_PROMETHEUS_ADDRESS, serveMetrics } from "./runtime/metrics_http.ts";
 import { ControlStore, defaultStateDir } from "./runtime/distributed/control_store.ts";
 import { parseLevel, setupLogging } from "./runtime/log.ts";
 import { rootView } from "./runtime/config.ts";
@@ -48,6 +49,8 @@ Options:
   --dir, --no-default-dir, --env, --no-inherit-env, --allow
                         what the root sees and may call (as for run); also the most that a
                         process spawned here by another node may see and call
+  --prometheus [--prometheus-http ADDR]
+                        serve metrics in the Prometheus format (as for run)
   -h, --help            show this help
 
 Runs until SIGINT or SIGTERM, then tells control it stopped and exits 0.`;
@@ -83,6 +86,10 @@ Options:
   --allow NS            allow only host functions whose "module::function" starts with NS
                         (repeatable, e.g. --allow wasi_snapshot_preview1:: --allow lunatic::message::);
                         without it everything is allowed
+  --prometheus          serve the guests' lunatic::metrics and the runtime's own in the
+                        Prometheus format at http://0.0.0.0:9927/metrics (also on node)
+  --prometheus-http ADDR
+                        ... at http://ADDR/metrics instead (IP:PORT)
   -h, --help            show this help (lunatic test --help: the test options)
   -V, --version         show the version
 
@@ -124,6 +131,11 @@ function parseArgsProblem(error: unknown): string {
   return (error as Error).message.split("\n")[0].replace(/\. To specify a positional .*$/, "");
 }
 
+/** Where `--prometheus` serves metrics (lunatic's flags), if it does. */
+interface MetricsFlags {
+  prometheus?: { hostname: string; port: number };
+}
+
 /** What the root (or each test's root) sees of the host, from the command line. */
 interface GuestFlags {
   dirs: PreopenSpec[];
@@ -132,7 +144,7 @@ interface GuestFlags {
   allow?: string[];
 }
 
-interface RunCommand extends GuestFlags {
+interface RunCommand extends GuestFlags, MetricsFlags {
   kind: "run";
   path: string;
   args: string[];
@@ -147,7 +159,7 @@ interface ControlCommand {
   stateDir: string;
 }
 
-interface NodeCommand extends GuestFlags {
+interface NodeCommand extends GuestFlags, MetricsFlags {
   kind: "node";
   controlUrl: string;
   hostname: string;
@@ -171,6 +183,26 @@ interface TestCommand extends GuestFlags {
   timeLimitMs?: number;
   /** How many tests run at a time, each on a thread of its own. */
   threads: number;
+}
+
+/** lunatic's metrics flags, on `run` and `node`. */
+const METRICS_OPTIONS = {
+  prometheus: { type: "boolean" },
+  "prometheus-http": { type: "string" },
+} as const;
+
+/** `--prometheus [--prometheus-http ADDR]` (the address needs the switch, as in lunatic). */
+function metricsFlags(
+  values: { prometheus?: boolean; "prometheus-http"?: string },
+  fail: (message: string) => never,
+): MetricsFlags {
+  const address = values["prometheus-http"];
+  if (address !== undefined && !values.prometheus) {
+    fail("--prometheus-http needs --prometheus");
+  }
+  if (!values.prometheus) return {};
+  if (address === undefined) return { prometheus: { ...DEFAULT_PROMETHEUS_ADDRESS } };
+  return { prometheus: parseSocket(address, fail, "--prometheus-http") };
 }
 
 /** The options every command takes that say what the guest sees. */
@@ -236,7 +268,8 @@ export function isCargoTestInvocation(argv: string[], manifestDirSet: boolean): 
 }
 
 /** A first argument that makes `run` implied: a module, or a flag only `run` takes. */
-const IMPLIED_RUN = /^(--bench|--dir|--env|--no-default-dir|--no-inherit-env|--allow|.+\.wasm)/;
+const IMPLIED_RUN =
+  /^(--bench|--dir|--env|--no-default-dir|--no-inherit-env|--allow|--prometheus|.+\.wasm)/;
 
 /** Parses the command line; returns null when help or version was printed. */
 export function parseCommandLine(
@@ -258,6 +291,7 @@ export function parseCommandLine(
       strict: true,
       options: {
         ...GUEST_OPTIONS,
+        ...METRICS_OPTIONS,
         bench: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -283,7 +317,10 @@ export function parseCommandLine(
   const flags = guestFlags(values, (message) => {
     throw new UsageError(message);
   });
-  return { kind: "run", path, args, ...flags };
+  const metrics = metricsFlags(values, (message) => {
+    throw new UsageError(message);
+  });
+  return { kind: "run", path, args, ...flags, ...metrics };
 }
 
 /** `lunatic control [--bind-socket ADDR] [--state DIR]`. */
@@ -316,10 +353,10 @@ function parseControlCommand(argv: string[]): ControlCommand | null {
 }
 
 /** `IP:PORT` or `[IPv6]:PORT`. */
-function parseSocket(text: string, fail: (message: string) => never) {
+function parseSocket(text: string, fail: (message: string) => never, flag = "--bind-socket") {
   const match = text.match(/^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/);
   const port = Number(match?.[3]);
-  if (match === null || port > 65535) fail(`--bind-socket takes IP:PORT (was ${text})`);
+  if (match === null || port > 65535) fail(`${flag} takes IP:PORT (was ${text})`);
   return { hostname: match![1] ?? match![2], port };
 }
 
@@ -336,6 +373,7 @@ function parseNodeCommand(argv: string[]): NodeCommand | null {
       strict: true,
       options: {
         ...GUEST_OPTIONS,
+        ...METRICS_OPTIONS,
         "bind-socket": { type: "string" },
         wasm: { type: "string" },
         tag: { type: "string", multiple: true },
@@ -371,6 +409,7 @@ function parseNodeCommand(argv: string[]): NodeCommand | null {
     wasm: values.wasm,
     attributes,
     ...guestFlags(values, fail),
+    ...metricsFlags(values, fail),
   };
 }
 
@@ -474,6 +513,7 @@ async function main(argv: string[]): Promise<number> {
   if (command.kind === "node") return await node(command);
   const lunatic = new Lunatic();
   try {
+    startMetrics(lunatic, command);
     const module = await lunatic.load(command.path);
     const root = lunatic.spawnRoot(module, {
       args: command.args,
@@ -526,9 +566,30 @@ function reportRootFailure(outcome: ProcessOutcome): void {
   console.error(`Error: the root process (1) failed: ${outcome.reason}${backtrace}`);
 }
 
+/** Serves the Prometheus endpoint when `--prometheus` asks for it; says where on stderr. */
+function startMetrics(lunatic: Lunatic, command: MetricsFlags): void {
+  if (command.prometheus === undefined) return;
+  const { hostname, port } = command.prometheus;
+  let server;
+  try {
+    server = serveMetrics(lunatic.runtime, hostname, port);
+  } catch (error) {
+    throw new LunaticError(
+      `cannot serve metrics on ${hostname}:${port}: ${(error as Error).message}`,
+    );
+  }
+  console.error(`prometheus metrics on ${server.url}`);
+}
+
 /** Joins the cluster, runs the `--wasm` root, serves until SIGINT or SIGTERM. */
 async function node(command: NodeCommand): Promise<number> {
   const lunatic = new Lunatic();
+  try {
+    startMetrics(lunatic, command);
+  } catch (error) {
+    console.error(`Error: ${(error as Error).message}`);
+    return 1;
+  }
   const view = { dirs: command.dirs, defaultDir: command.defaultDir, env: command.env };
   let cluster: ClusterNode;
   let module: LunaticModule | null = null;

@@ -38,6 +38,7 @@ const LARGEST_CAPACITY_HINT = 1 << 20;
 
 /** Delivers to `processId` in the sender's environment; unknown IDs drop the message. */
 export function sendTo(process: Process, processId: bigint, message: Message): void {
+  process.runtime.stats.messagesSent++;
   const target = process.sendTarget(processId);
   if (target !== undefined) target.deliver(message);
   else if (message.kind === "data") message.dropResources();

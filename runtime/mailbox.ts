@@ -10,6 +10,11 @@ import type { Message } from "./message.ts";
 export class Mailbox {
   #queue: Message[] = [];
   #head = 0;
+  /** Messages waiting. */
+  get length(): number {
+    return this.#queue.length - this.#head;
+  }
+
   /** Messages ever pushed: marks "what arrived since" for a request/reply across nodes. */
   pushed = 0;
 

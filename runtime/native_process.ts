@@ -79,6 +79,8 @@ export class NativeProcess implements ProcessEndpoint {
     this.id = environment.allocateProcessId();
     this.exited = new Promise((resolve) => this.#resolveExited = resolve);
     environment.processes.set(this.id, this);
+    runtime.live.add(this);
+    runtime.stats.spawned(environment.id);
     // The body starts after the spawner's synchronous code, as a spawned process would.
     queueMicrotask(() => {
       if (!this.alive) return;

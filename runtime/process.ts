@@ -264,6 +264,22 @@ export class Process implements HostedProcess, ProcessEndpoint {
     return fresh;
   }
 
+  /** Messages waiting in its mailbox. */
+  get queuedMessages(): number {
+    return this.#mailbox?.length ?? 0;
+  }
+
+  /** Its linear memory's size in bytes (0 before instantiation or after its end). */
+  get memorySize(): number {
+    const memory = this.#instance?.exports.memory;
+    return memory instanceof WebAssembly.Memory ? memory.buffer.byteLength : 0;
+  }
+
+  /** Instructions it has run (in the units of its fuel counter, accounted per slice). */
+  get fuelUsed(): number {
+    return this.#fuelUsed;
+  }
+
   /** Config resources this process created (`create_config`). */
   get configs(): ResourceTable<ProcessConfig> {
     return this.#configs ??= new ResourceTable();

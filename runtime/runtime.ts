@@ -10,6 +10,8 @@ import { HostRegistry, type LunaticModule, ModuleLoader } from "./module.ts";
 import { type EntryArgument, Process, type ProcessOutcome } from "./process.ts";
 import { Scheduler } from "./scheduler.ts";
 import type { ClusterNode } from "./distributed/node.ts";
+import { MetricsRegistry } from "./metrics.ts";
+import { RuntimeStats } from "./runtime_stats.ts";
 import type { Stdio } from "./stdio.ts";
 
 const log = logger("process");
@@ -48,6 +50,12 @@ export class Runtime {
    * the log at warning level unless its sink is replaced.
    */
   readonly failures: FailureLog;
+  /** Every process alive, wasm and native. */
+  readonly live: Set<ProcessEndpoint> = new Set();
+  /** What the runtime's own metrics count (runtime_metrics.ts). */
+  readonly stats: RuntimeStats = new RuntimeStats();
+  /** Guests' `lunatic::metrics`. */
+  readonly metrics: MetricsRegistry = new MetricsRegistry();
   /** This runtime's place in a cluster (`lunatic node`), or null when it is on its own. */
   node: ClusterNode | null = null;
 
@@ -96,6 +104,7 @@ export class Runtime {
       if (memory !== null) process.ownMemory(memory, memoryLimits!);
     } catch (error) {
       this.capacity.release(charge);
+      this.stats.spawnFailed(error instanceof Error ? error.message : String(error));
       throw new LunaticError(
         `failed to instantiate ${module.displayName}: ${
           error instanceof Error ? error.message : String(error)
@@ -103,6 +112,8 @@ export class Runtime {
       );
     }
     environment.processes.set(id, process);
+    this.live.add(process);
+    this.stats.spawned(environment.id);
     if (request.link !== undefined) {
       const { parent, tag } = request.link;
       parent.addLink(id, 0n);
@@ -123,6 +134,8 @@ export class Runtime {
 
   /** Tells the exit listeners that `process` (wasm or native) ended. */
   notifyProcessEnded(process: ProcessEndpoint, outcome: ProcessOutcome): void {
+    this.live.delete(process);
+    this.stats.ended(process, outcome);
     for (const listener of this.#exitListeners) {
       try {
         listener(process, outcome);

@@ -44,10 +44,13 @@ export class CliProcess {
     return this.#stderr;
   }
 
-  /** Waits until stdout matches `pattern` (failing if the process ends first). */
-  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
+  /** Waits until stdout (or stderr) matches `pattern` (failing if the process ends first). */
+  async waitFor(
+    pattern: RegExp,
+    stream: "stdout" | "stderr" = "stdout",
+  ): Promise<RegExpMatchArray> {
     for (;;) {
-      const match = this.#stdout.match(pattern);
+      const match = (stream === "stdout" ? this.#stdout : this.#stderr).match(pattern);
       if (match !== null) return match;
       if (this.#ended) {
         throw new Error(
