@@ -23,6 +23,7 @@ import { hostEnvironment } from "./runtime/host_env.ts";
 import { ControlServer } from "./runtime/distributed/control_server.ts";
 import { ClusterNode } from "./runtime/distributed/node.ts";
 import { DEFAULT_PROMETHEUS_ADDRESS, serveMetrics } from "./runtime/metrics_http.ts";
+import { serveObserver } from "./runtime/observer/server.ts";
 import { ControlStore, defaultStateDir } from "./runtime/distributed/control_store.ts";
 import { parseLevel, setupLogging } from "./runtime/log.ts";
 import { rootView } from "./runtime/config.ts";
@@ -49,8 +50,8 @@ Options:
   --dir, --no-default-dir, --env, --no-inherit-env, --allow
                         what the root sees and may call (as for run); also the most that a
                         process spawned here by another node may see and call
-  --prometheus [--prometheus-http ADDR]
-                        serve metrics in the Prometheus format (as for run)
+  --prometheus [--prometheus-http ADDR], --observe ADDR [--observe-token TOKEN]
+                        metrics and the observer (as for run)
   -h, --help            show this help
 
 Runs until SIGINT or SIGTERM, then tells control it stopped and exits 0.`;
@@ -90,6 +91,8 @@ Options:
                         Prometheus format at http://0.0.0.0:9927/metrics (also on node)
   --prometheus-http ADDR
                         ... at http://ADDR/metrics instead (IP:PORT)
+  --observe ADDR        serve a live page of the processes at http://ADDR/ (IP:PORT; also on node)
+  --observe-token TOKEN let clients not on loopback kill processes from it (with ?token=TOKEN)
   -h, --help            show this help (lunatic test --help: the test options)
   -V, --version         show the version
 
@@ -134,6 +137,8 @@ function parseArgsProblem(error: unknown): string {
 /** Where `--prometheus` serves metrics (lunatic's flags), if it does. */
 interface MetricsFlags {
   prometheus?: { hostname: string; port: number };
+  /** Where `--observe` serves the observer, with its `--observe-token`. */
+  observe?: { hostname: string; port: number; token?: string };
 }
 
 /** What the root (or each test's root) sees of the host, from the command line. */
@@ -189,20 +194,37 @@ interface TestCommand extends GuestFlags {
 const METRICS_OPTIONS = {
   prometheus: { type: "boolean" },
   "prometheus-http": { type: "string" },
+  observe: { type: "string" },
+  "observe-token": { type: "string" },
 } as const;
 
 /** `--prometheus [--prometheus-http ADDR]` (the address needs the switch, as in lunatic). */
 function metricsFlags(
-  values: { prometheus?: boolean; "prometheus-http"?: string },
+  values: {
+    prometheus?: boolean;
+    "prometheus-http"?: string;
+    observe?: string;
+    "observe-token"?: string;
+  },
   fail: (message: string) => never,
 ): MetricsFlags {
+  const flags: MetricsFlags = {};
   const address = values["prometheus-http"];
   if (address !== undefined && !values.prometheus) {
     fail("--prometheus-http needs --prometheus");
   }
-  if (!values.prometheus) return {};
-  if (address === undefined) return { prometheus: { ...DEFAULT_PROMETHEUS_ADDRESS } };
-  return { prometheus: parseSocket(address, fail, "--prometheus-http") };
+  if (values.prometheus) {
+    flags.prometheus = address === undefined
+      ? { ...DEFAULT_PROMETHEUS_ADDRESS }
+      : parseSocket(address, fail, "--prometheus-http");
+  }
+  const token = values["observe-token"];
+  if (token !== undefined && values.observe === undefined) fail("--observe-token needs --observe");
+  if (token === "") fail("--observe-token must not be empty");
+  if (values.observe !== undefined) {
+    flags.observe = { ...parseSocket(values.observe, fail, "--observe"), token };
+  }
+  return flags;
 }
 
 /** The options every command takes that say what the guest sees. */
@@ -269,7 +291,7 @@ export function isCargoTestInvocation(argv: string[], manifestDirSet: boolean): 
 
 /** A first argument that makes `run` implied: a module, or a flag only `run` takes. */
 const IMPLIED_RUN =
-  /^(--bench|--dir|--env|--no-default-dir|--no-inherit-env|--allow|--prometheus|.+\.wasm)/;
+  /^(--bench|--dir|--env|--no-default-dir|--no-inherit-env|--allow|--prometheus|--observe|.+\.wasm)/;
 
 /** Parses the command line; returns null when help or version was printed. */
 export function parseCommandLine(
@@ -512,8 +534,10 @@ async function main(argv: string[]): Promise<number> {
   if (command.kind === "control") return await control(command);
   if (command.kind === "node") return await node(command);
   const lunatic = new Lunatic();
+  const servers: { close(): Promise<void> }[] = [];
   try {
-    startMetrics(lunatic, command);
+    startMetrics(lunatic, command, servers);
+    startObserver(lunatic, command, servers);
     const module = await lunatic.load(command.path);
     const root = lunatic.spawnRoot(module, {
       args: command.args,
@@ -533,6 +557,9 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     throw error;
+  } finally {
+    // Answers in flight (the observer's kill that ended the root) are sent before the exit.
+    await Promise.all(servers.map((server) => server.close()));
   }
 }
 
@@ -567,7 +594,11 @@ function reportRootFailure(outcome: ProcessOutcome): void {
 }
 
 /** Serves the Prometheus endpoint when `--prometheus` asks for it; says where on stderr. */
-function startMetrics(lunatic: Lunatic, command: MetricsFlags): void {
+function startMetrics(
+  lunatic: Lunatic,
+  command: MetricsFlags,
+  servers: { close(): Promise<void> }[],
+): void {
   if (command.prometheus === undefined) return;
   const { hostname, port } = command.prometheus;
   let server;
@@ -578,14 +609,36 @@ function startMetrics(lunatic: Lunatic, command: MetricsFlags): void {
       `cannot serve metrics on ${hostname}:${port}: ${(error as Error).message}`,
     );
   }
+  servers.push(server);
   console.error(`prometheus metrics on ${server.url}`);
+}
+
+/** Serves the observer when `--observe` asks for it; says where on stderr. */
+function startObserver(
+  lunatic: Lunatic,
+  command: MetricsFlags,
+  servers: { close(): Promise<void> }[],
+): void {
+  if (command.observe === undefined) return;
+  const { hostname, port, token } = command.observe;
+  let server;
+  try {
+    server = serveObserver(lunatic.runtime, { hostname, port, token });
+  } catch (error) {
+    throw new LunaticError(
+      `cannot serve the observer on ${hostname}:${port}: ${(error as Error).message}`,
+    );
+  }
+  servers.push(server);
+  console.error(`observer on ${server.url}`);
 }
 
 /** Joins the cluster, runs the `--wasm` root, serves until SIGINT or SIGTERM. */
 async function node(command: NodeCommand): Promise<number> {
   const lunatic = new Lunatic();
   try {
-    startMetrics(lunatic, command);
+    startMetrics(lunatic, command, []);
+    startObserver(lunatic, command, []);
   } catch (error) {
     console.error(`Error: ${(error as Error).message}`);
     return 1;

@@ -61,6 +61,8 @@ function tagOf(signal: NativeSignal): bigint {
 
 export class NativeProcess implements ProcessEndpoint {
   readonly id: number;
+  /** When it was created (`Date.now()`), for its uptime. */
+  readonly startedAt: number = Date.now();
   dieWhenLinkDies = true;
   readonly links: Map<number, bigint> = new Map();
   readonly monitors: Set<number> = new Set();
@@ -103,6 +105,16 @@ export class NativeProcess implements ProcessEndpoint {
 
   get alive(): boolean {
     return this.#outcome === null;
+  }
+
+  /** `waiting` in receive, `native` otherwise (its JavaScript runs when it runs). */
+  get state(): string {
+    return this.#waiter !== null ? "waiting" : "native";
+  }
+
+  /** Signals waiting in its mailbox. */
+  get queuedMessages(): number {
+    return this.#queue.length;
   }
 
   /**

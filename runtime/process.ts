@@ -142,6 +142,9 @@ export class Process implements HostedProcess, ProcessEndpoint {
   /** When the current slice began (NaN: before the first). */
   #sliceStart = NaN;
 
+  /** When it was created (`Date.now()`), for its uptime. */
+  readonly startedAt: number = Date.now();
+
   constructor(
     readonly runtime: Runtime,
     readonly environment: Environment,
@@ -262,6 +265,11 @@ export class Process implements HostedProcess, ProcessEndpoint {
     const fresh = this.memory.u8;
     this.#memoryBytes = fresh.buffer instanceof ArrayBuffer ? fresh : null;
     return fresh;
+  }
+
+  /** created, running, ready (to resume), waiting (in a host call), done. */
+  get state(): string {
+    return this.#state;
   }
 
   /** Messages waiting in its mailbox. */

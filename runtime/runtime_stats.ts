@@ -28,7 +28,11 @@ export class RuntimeStats {
   readonly #spawnFailures = new Map<string, number>();
   #fuelOfEnded = 0;
 
+  /** Processes spawned in all, every environment. */
+  spawnedTotal = 0;
+
   spawned(environmentId: number): void {
+    this.spawnedTotal++;
     this.#spawned.set(environmentId, (this.#spawned.get(environmentId) ?? 0) + 1);
   }
 
