@@ -204,3 +204,20 @@ Deno.test("mod: configs limit what a guest may do; bad spawns and cross-environm
   await a.exited;
   await b.exited;
 });
+
+Deno.test("mod: a guest monitoring a native process hears of its end", async () => {
+  const environment = lunatic.createEnvironment();
+  const module = await guest();
+  const out = capture();
+  const native = environment.spawnNative(async (self) => {
+    assert.equal(text(await self.receive()), "monitoring");
+  });
+  const watcher = environment.spawn(module, {
+    entry: "monitor_peer",
+    entryArgs: [native.id],
+    stdio: out.stdio,
+  });
+  assert.deepEqual(await native.exited, { kind: "normal" });
+  assert.deepEqual(await watcher.exited, { kind: "normal" });
+  assert.equal(out.text(), `guest: receive kind 2, process ${native.id}\n`);
+});

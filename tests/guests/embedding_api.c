@@ -60,6 +60,15 @@ LUNATIC_EXPORT("watch") void watch(int64_t peer) {
     printf("guest: receive kind %" PRId32 ", tag %" PRId64 "\n", kind, lunatic_message_get_tag());
 }
 
+/* Monitors `peer`, tells it so, prints what its end brings. */
+LUNATIC_EXPORT("monitor_peer") void monitor_peer(int64_t peer) {
+    lunatic_process_monitor((uint64_t)peer);
+    send_text((uint64_t)peer, 1, "monitoring");
+    int32_t kind = lunatic_message_receive_any(LUNATIC_NO_TIMEOUT);
+    printf("guest: receive kind %" PRId32 ", process %" PRIu64 "\n", kind,
+           lunatic_message_get_process_id());
+}
+
 /* Waits forever (to be killed or linked to). */
 LUNATIC_EXPORT("idle") void idle(void) {
     lunatic_message_receive_any(LUNATIC_NO_TIMEOUT);
