@@ -198,7 +198,14 @@ export type Signal =
   | { kind: "process_died"; processId: bigint }
   | { kind: "timeout" };
 
-/** Options of {@link Process.send}. */
+/**
+ * Options of {@link Process.send}.
+ *
+ * @example
+ * ```ts
+ * guest.send(new TextEncoder().encode("ping"), { tag: 1n });
+ * ```
+ */
 export interface SendOptions {
   /** The message's tag (default 0: untagged), for selective receive. */
   tag?: bigint;
@@ -347,7 +354,15 @@ export class WasmProcess extends ProcessBase {
   }
 }
 
-/** Options of {@link NativeProcess.receive}. */
+/**
+ * Options of {@link NativeProcess.receive}.
+ *
+ * @example
+ * ```ts
+ * const reply = await self.receive({ tags: [2n], timeoutMs: 1_000 });
+ * if (reply.kind === "timeout") console.log("no answer");
+ * ```
+ */
 export interface ReceiveOptions {
   /** Only messages (and link deaths) with one of these tags; default: anything. */
   tags?: bigint[];
@@ -396,7 +411,20 @@ export class NativeProcess extends ProcessBase {
   }
 }
 
-/** Options of {@link Environment.spawn}. */
+/**
+ * Options of {@link Environment.spawn}.
+ *
+ * @example
+ * ```ts
+ * const chunks: Uint8Array[] = [];
+ * environment.spawn(module, {
+ *   entry: "worker",
+ *   entryArgs: [42n],
+ *   stdio: { stdin: "input\n", stdout: (bytes) => chunks.push(bytes) },
+ *   config: new EnvConfig({ maxFuel: 1_000 }),
+ * });
+ * ```
+ */
 export interface SpawnOptions {
   /** The exported function to run (default `_start`). */
   entry?: string;

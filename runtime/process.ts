@@ -20,7 +20,15 @@ import type { ProcessCharge } from "./capacity.ts";
 import { formatBacktrace } from "./backtrace.ts";
 import { after } from "./timers.ts";
 
-/** How a process ended. Links only care whether it failed. */
+/**
+ * How a process ended. Links only care whether it failed.
+ *
+ * @example
+ * ```ts
+ * const outcome = await process.exited;
+ * if (outcome.kind === "failure") console.error(`failed: ${outcome.reason}`);
+ * ```
+ */
 export type ProcessOutcome =
   | { readonly kind: "normal" }
   | {
