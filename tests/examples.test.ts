@@ -45,3 +45,26 @@ Deno.test("supervisor restarts its crashing worker and finishes the jobs", async
   // Each crash is reported with its reason and a named backtrace.
   assert.equal(result.stderr.match(/failed, notifying: 1 links: unreachable/g)?.length, 3);
 });
+
+Deno.test("sqlite_counter: processes increment one counter in a database file", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "sqlite_counter_" }));
+  try {
+    // As the README runs it: the database in the working directory, "." preopened.
+    const result = await runCli(["run", examplePath("sqlite_counter"), "6", "40"], { cwd: dir });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(
+      result.stdout,
+      "sqlite_counter: 6 processes x 40 increments: counter = 240 (counter.db)\n",
+    );
+    assert.ok(Deno.statSync(`${dir}/counter.db`).isFile);
+    // A database outside every preopen is refused, with lunatic's error.
+    const outside = await runCli(
+      ["run", "--no-default-dir", examplePath("sqlite_counter"), "1", "1", `${dir}/x.db`],
+      { cwd: dir },
+    );
+    assert.equal(outside.code, 1);
+    assert.match(outside.stderr, new RegExp(`sqlite_counter: Failed to access '${dir}/x.db'`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

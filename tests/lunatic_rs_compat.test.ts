@@ -97,19 +97,6 @@ Deno.test("a module importing every lunatic-rs host function instantiates and ru
   ]);
 });
 
-Deno.test("calling a host function that is linked but not implemented fails with `not supported yet: <module>::<function>`", async () => {
-  const stubs = [
-    ["stub_sqlite_open", "lunatic::sqlite::open"],
-    ["stub_sqlite_execute", "lunatic::sqlite::execute"],
-  ];
-  for (const [entry, name] of stubs) {
-    const { stdout, outcome, exitCode } = await runRecorded("all_lunatic_rs_imports", { entry });
-    assert.equal(stdout, "calling the stub\n", entry);
-    assert.equal(reasonOf(outcome), `not supported yet: ${name}`, entry);
-    assert.equal(exitCode, 134, entry);
-  }
-});
-
 Deno.test("metrics calls with a name that is not UTF-8, or outside memory, trap", async () => {
   {
     const { stdout, outcome } = await runRecorded("all_lunatic_rs_imports", {

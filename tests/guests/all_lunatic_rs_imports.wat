@@ -9,7 +9,6 @@
 ;;
 ;; Exports:
 ;;   _start             a few calls lunatic-rs makes on every run, plus the metrics calls
-;;   stub_<name>        calls one host function that is linked but not implemented yet
 ;;   metrics_bad_name   lunatic::metrics::counter with a name that is not UTF-8
 ;;   metrics_oob        lunatic::metrics::histogram with a name outside memory
 (module
@@ -145,7 +144,6 @@
   (data (i32.const 0x10e0) "tag\00")
   (data (i32.const 0x1100) "metrics accepted\00")
   (data (i32.const 0x1120) "done\00")
-  (data (i32.const 0x1140) "calling the stub\00")
   (data (i32.const 0x1160) "NOT REACHED\00")
   (data (i32.const 0x1180) "requests")
   (data (i32.const 0x11a0) "load")
@@ -153,7 +151,6 @@
   (data (i32.const 0x11e0) "\ff\fe")
   (data (i32.const 0x1200) "\7f\00\00\01")
   (data (i32.const 0x1220) "localhost:80")
-  (data (i32.const 0x1240) "db.sqlite")
 
   ;; Writes `len` bytes at `ptr` to stdout.
   (func $write (param $ptr i32) (param $len i32)
@@ -236,18 +233,6 @@
     (call $lunatic::metrics::histogram (i32.const 0x11c0) (i32.const 7) (f64.const 0.25))
     (call $say (i32.const 0x1100))
     (call $say (i32.const 0x1120)))
-
-  ;; ---- Stubs: each prints a line, then calls one host function that is not implemented.
-
-  (func (export "stub_sqlite_open")
-    (call $say (i32.const 0x1140))
-    (drop (call $lunatic::sqlite::open (i32.const 0x1240) (i32.const 9) (i32.const 0)))
-    (call $say (i32.const 0x1160)))
-
-  (func (export "stub_sqlite_execute")
-    (call $say (i32.const 0x1140))
-    (drop (call $lunatic::sqlite::execute (i64.const 0) (i32.const 0x1240) (i32.const 9)))
-    (call $say (i32.const 0x1160)))
 
   ;; ---- Metrics with bad names trap, as lunatic does.
 
