@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { compileWat } from "./helpers/compile.ts";
 import { reasonOf, runGuest } from "./helpers/run_guest.ts";
 
 const GUEST = "sqlite_wire";
@@ -128,4 +129,28 @@ Deno.test("sqlite: --allow without lunatic::sqlite:: denies its calls", async ()
     allow: ["wasi_snapshot_preview1::"],
   });
   assert.match(reasonOf(run.outcome), /permission denied: lunatic::sqlite::open/);
+});
+
+Deno.test("sqlite: a module without lunatic_alloc fails when a call returns memory, naming the export", async () => {
+  const wasm = await compileWat(`(module
+    (import "lunatic::sqlite" "open" (func $open (param i32 i32 i32) (result i64)))
+    (import "lunatic::sqlite" "query_prepare" (func $prepare (param i64 i32 i32) (result i64)))
+    (import "lunatic::sqlite" "sqlite3_step" (func $step (param i64) (result i32)))
+    (import "lunatic::sqlite" "read_row" (func $row (param i64 i32) (result i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 100) ":memory:")
+    (data (i32.const 200) "SELECT 1")
+    (func (export "_start")
+      (drop (call $open (i32.const 100) (i32.const 8) (i32.const 0)))
+      (drop (call $prepare (i64.const 0) (i32.const 200) (i32.const 8)))
+      (drop (call $step (i64.const 0)))
+      (drop (call $row (i64.const 0) (i32.const 300)))))`);
+  const path = await Deno.makeTempFile({ suffix: ".wasm" });
+  try {
+    await Deno.writeFile(path, wasm);
+    const run = await runGuest(path, { env: {} });
+    assert.match(reasonOf(run.outcome), /`lunatic_alloc` export, which it lacks/);
+  } finally {
+    await Deno.remove(path);
+  }
 });
