@@ -221,6 +221,37 @@ rows.push({
   target: NaN,
 });
 
+// A real guest: the C ring example (wasi-libc), 1,000 processes, 1,000 rounds (the whole run,
+// its 1,000 spawns included, per message), beside BEAM's ring and two bare-V8 baselines.
+const [cRingOurs, cRingBare] = await medians("ns_per_message", [
+  () => ours("lunatic", "c-ring", ringN, ringM / ringN),
+  () => ours("bare-v8", "c-ring", ringN, ringM / ringN),
+]);
+rows.push({
+  workload: `C ring (examples/ring.wasm ${ringN} ${ringM / ringN}), against BEAM's ring`,
+  unit: "ns/message",
+  ours: cRingOurs.ns_per_message,
+  reference: ringBeam.ns_per_message,
+  referenceName: "BEAM",
+  target: 3,
+});
+rows.push({
+  workload: "C ring, against a minimal ring (2 calls per hop)",
+  unit: "ns/message",
+  ours: cRingOurs.ns_per_message,
+  reference: ringBare.ns_per_message,
+  referenceName: "bare V8, minimal",
+  target: 1.5,
+});
+rows.push({
+  workload: "C ring, against bare V8 running the same C guest (bench/bare_c_guest.ts)",
+  unit: "ns/message",
+  ours: cRingOurs.ns_per_message,
+  reference: cRingBare.ns_per_message,
+  referenceName: "bare V8, same C guest",
+  target: NaN,
+});
+
 const [rtOurs, rtBeam, rtBare] = await medians("ns_per_round_trip", [
   () => ours("lunatic", "roundtrip", roundTrips),
   () => beam("roundtrip", roundTrips),

@@ -9,7 +9,7 @@
  * receive: spawn time and RSS per process), ring N M (N processes, M messages), roundtrip K.
  */
 import { fileURLToPath } from "node:url";
-import { Lunatic } from "../lunatic.ts";
+import { CaptureSink, Lunatic } from "../lunatic.ts";
 import type { Environment } from "../runtime/environment.ts";
 import type { LunaticModule } from "../runtime/module.ts";
 import { bareV8 } from "./bare_v8.ts";
@@ -76,6 +76,28 @@ async function lunaticWorkload(name: string, numbers: number[]): Promise<Record<
       const { ms, environment } = await runRoot(lunatic, module, "ring", [n, BigInt(m)]);
       killAll(environment);
       return { processes: n, messages: m, ns_per_message: ms * 1e6 / m };
+    }
+    case "c-ring": {
+      // examples/ring.wasm (C, wasi-libc), run as the README runs it: N processes, M rounds.
+      const [n, m] = numbers;
+      const module = await lunatic.load(
+        fileURLToPath(new URL("../examples/ring.wasm", import.meta.url)),
+      );
+      const run = async (processes: number, rounds: number) => {
+        const stdout = new CaptureSink();
+        const started = performance.now();
+        const root = lunatic.spawnRoot(module, {
+          args: [String(processes), String(rounds)],
+          stdio: { stdout },
+          environmentId: 0,
+        });
+        const outcome = await root.exited;
+        if (outcome.kind !== "normal") throw new Error(`ring.wasm failed: ${outcome.reason}`);
+        return performance.now() - started;
+      };
+      await run(100, 100); // warm up
+      const ms = await run(n, m);
+      return { processes: n, rounds: m, messages: n * m, ns_per_message: ms * 1e6 / (n * m) };
     }
     case "roundtrip": {
       const [k] = numbers;

@@ -1,0 +1,251 @@
+/**
+ * Bare V8 running a real C guest (wasi-libc) of the lunatic ABI, as `bench/bare_v8.ts` does for
+ * the hand-written ones: `examples/ring.wasm` with the least JavaScript that runs it. Each
+ * process is a `WebAssembly.Instance` of the uninstrumented module with its own memory, its
+ * export run through `WebAssembly.promising`; the imports (shared by all instances) do only
+ * what the ring needs: the message calls (a mailbox, selective receive by tag through a
+ * `Suspending` import), spawn, process_id, and the WASI calls wasi-libc makes (arguments,
+ * stdout, exit). No preemption, no limits, no links, no bookkeeping: the floor for this guest
+ * on this platform.
+ */
+import { fileURLToPath } from "node:url";
+import { promising, Suspending } from "../runtime/jspi.ts";
+
+interface Message {
+  tag: bigint;
+  data: Uint8Array;
+}
+
+class BareProcess {
+  readonly mailbox: Message[] = [];
+  waiting: { tags: bigint[] | null; resolve: (status: number) => void } | null = null;
+  scratch: Message | null = null;
+  cursor = 0;
+  outgoing: { tag: bigint; chunks: Uint8Array[] } | null = null;
+  memory!: WebAssembly.Memory;
+  #buffer: ArrayBuffer | null = null;
+  #bytes = new Uint8Array(0);
+  #view = new DataView(new ArrayBuffer(0));
+
+  constructor(readonly id: number) {}
+
+  /** Views of its memory, made again only when it grew (a grow detaches the old buffer). */
+  bytes(): Uint8Array {
+    this.#refresh();
+    return this.#bytes;
+  }
+
+  view(): DataView {
+    this.#refresh();
+    return this.#view;
+  }
+
+  #refresh(): void {
+    if (this.memory.buffer !== this.#buffer) {
+      this.#buffer = this.memory.buffer as ArrayBuffer;
+      this.#bytes = new Uint8Array(this.#buffer);
+      this.#view = new DataView(this.#buffer);
+    }
+  }
+
+  /** Puts `message` in the mailbox, or hands it to a receive waiting for it (then ready). */
+  deliver(message: Message, ready: BareProcess[]): void {
+    const waiting = this.waiting;
+    if (waiting !== null && (waiting.tags === null || waiting.tags.includes(message.tag))) {
+      this.scratch = message;
+      this.cursor = 0;
+      ready.push(this);
+    } else {
+      this.mailbox.push(message);
+    }
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+/**
+ * Runs `module` as `argv`, spawning what it spawns; resolves when the root ends. The imports
+ * are one set of functions shared by every instance (as the runtime's host functions are: an
+ * instance's own closures would each need import wrappers of their own); they act on
+ * `current`, the process whose code is running. So that `current` is always right, one process
+ * runs at a time: a message only marks its receiver ready, and the next ready one is resumed
+ * when the running one suspends or ends (the least scheduler there can be).
+ */
+export async function runBare(bytes: Uint8Array, argv: string[]): Promise<{ output: string }> {
+  const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+  const processes = new Map<number, BareProcess>();
+  let nextId = 1;
+  let output = "";
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  const argBytes = argv.map((arg) => encoder.encode(`${arg}\0`));
+  const running: Promise<unknown>[] = [];
+  let current!: BareProcess;
+  const ready: BareProcess[] = [];
+  let spawning = 0;
+  /** The running process stopped (suspended or ended): resume the next ready one. */
+  const resumeNext = () => {
+    if (spawning > 0) return; // the spawner is still running
+    const next = ready.shift();
+    if (next === undefined) return;
+    current = next;
+    const waiting = next.waiting!;
+    next.waiting = null;
+    waiting.resolve(0);
+  };
+  const u8 = () => current.bytes();
+  const view = () => current.view();
+
+  const imports = {
+    "lunatic::message": {
+      create_data: (tag: bigint, _capacity: bigint) => {
+        current.outgoing = { tag, chunks: [] };
+      },
+      write_data: (ptr: number, len: number) => {
+        current.outgoing!.chunks.push(u8().slice(ptr, ptr + len));
+        return len;
+      },
+      read_data: (ptr: number, len: number) => {
+        const process = current;
+        const data = process.scratch!.data;
+        const n = Math.min(len, data.length - process.cursor);
+        u8().set(data.subarray(process.cursor, process.cursor + n), ptr);
+        process.cursor += n;
+        return n;
+      },
+      send: (to: bigint) => {
+        const { tag, chunks } = current.outgoing!;
+        current.outgoing = null;
+        const data = chunks.length === 1 ? chunks[0] : concat(chunks);
+        processes.get(Number(to))?.deliver({ tag, data }, ready);
+      },
+      receive: new Suspending((tagsPtr: number, tagsLen: number, _timeout: bigint) => {
+        const process = current;
+        let tags: bigint[] | null = null;
+        if (tagsLen > 0) {
+          tags = [];
+          for (let i = 0; i < tagsLen; i++) tags.push(view().getBigInt64(tagsPtr + i * 8, true));
+        }
+        const index = process.mailbox.findIndex((m) => tags === null || tags.includes(m.tag));
+        if (index !== -1) {
+          process.scratch = process.mailbox.splice(index, 1)[0];
+          process.cursor = 0;
+          return 0;
+        }
+        const resumed = new Promise<number>((resolve) => process.waiting = { tags, resolve });
+        resumeNext();
+        return resumed;
+      }),
+    },
+    "lunatic::process": {
+      process_id: () => BigInt(current.id),
+      spawn: (
+        _link: bigint,
+        _config: bigint,
+        _module: bigint,
+        funcPtr: number,
+        funcLen: number,
+        paramsPtr: number,
+        paramsLen: number,
+        idPtr: number,
+      ) => {
+        const parent = current;
+        const name = decoder.decode(u8().slice(funcPtr, funcPtr + funcLen));
+        const params: (number | bigint)[] = [];
+        for (let at = paramsPtr; at < paramsPtr + paramsLen; at += 17) {
+          params.push(
+            u8()[at] === 0x7f ? view().getInt32(at + 1, true) : view().getBigInt64(at + 1, true),
+          );
+        }
+        spawning++;
+        const child = start(name, params);
+        spawning--;
+        current = parent;
+        view().setBigUint64(idPtr, BigInt(child.id), true);
+        return 0;
+      },
+    },
+    "lunatic::error": {
+      string_size: () => 0,
+      drop: () => {},
+      to_string: () => {},
+    },
+    wasi_snapshot_preview1: {
+      args_sizes_get: (countPtr: number, sizePtr: number) => {
+        view().setUint32(countPtr, argBytes.length, true);
+        view().setUint32(sizePtr, argBytes.reduce((sum, arg) => sum + arg.length, 0), true);
+        return 0;
+      },
+      args_get: (argvPtr: number, bufPtr: number) => {
+        let at = bufPtr;
+        argBytes.forEach((arg, i) => {
+          view().setUint32(argvPtr + i * 4, at, true);
+          u8().set(arg, at);
+          at += arg.length;
+        });
+        return 0;
+      },
+      fd_write: (_fd: number, iovs: number, count: number, writtenPtr: number) => {
+        let written = 0;
+        for (let i = 0; i < count; i++) {
+          const ptr = view().getUint32(iovs + i * 8, true);
+          const len = view().getUint32(iovs + i * 8 + 4, true);
+          output += decoder.decode(u8().slice(ptr, ptr + len));
+          written += len;
+        }
+        view().setUint32(writtenPtr, written, true);
+        return 0;
+      },
+      fd_close: () => 0,
+      fd_fdstat_get: (_fd: number, ptr: number) => {
+        u8().fill(0, ptr, ptr + 24);
+        u8()[ptr] = 2; // character device
+        return 0;
+      },
+      fd_seek: () => 70, // ESPIPE
+      proc_exit: (code: number) => {
+        throw new Error(`proc_exit(${code})`);
+      },
+    },
+  } as unknown as WebAssembly.Imports;
+
+  const start = (entry: string, args: (number | bigint)[]): BareProcess => {
+    const process = new BareProcess(nextId++);
+    processes.set(process.id, process);
+    const instance = new WebAssembly.Instance(module, imports);
+    process.memory = instance.exports.memory as WebAssembly.Memory;
+    const run = promising(instance.exports[entry] as (...args: unknown[]) => unknown);
+    current = process;
+    running.push(
+      run(...args).finally(() => {
+        processes.delete(process.id);
+        resumeNext();
+      }),
+    );
+    return process;
+  };
+
+  start("_start", []);
+  // The root's end is the program's (its children have all ended by then in the ring).
+  await running[0];
+  return { output };
+}
+
+/** `examples/ring.wasm N M` in bare V8: nanoseconds per message of the whole run. */
+export async function bareCRing(n: number, m: number): Promise<Record<string, unknown>> {
+  const bytes = Deno.readFileSync(fileURLToPath(new URL("../examples/ring.wasm", import.meta.url)));
+  await runBare(bytes, ["ring.wasm", "100", "100"]); // warm up
+  const started = performance.now();
+  const { output } = await runBare(bytes, ["ring.wasm", String(n), String(m)]);
+  const ms = performance.now() - started;
+  if (!output.includes(`${n * m} messages`)) throw new Error(`bare ring: ${output}`);
+  return { processes: n, rounds: m, messages: n * m, ns_per_message: ms * 1e6 / (n * m) };
+}
