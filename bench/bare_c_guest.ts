@@ -21,6 +21,8 @@ class BareProcess {
   waiting: { tags: bigint[] | null; resolve: (status: number) => void } | null = null;
   scratch: Message | null = null;
   cursor = 0;
+  /** Settles when its export returns. */
+  done: Promise<unknown> = Promise.resolve();
   outgoing: { tag: bigint; chunks: Uint8Array[] } | null = null;
   memory!: WebAssembly.Memory;
   #buffer: ArrayBuffer | null = null;
@@ -87,7 +89,6 @@ export async function runBare(bytes: Uint8Array, argv: string[]): Promise<{ outp
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   const argBytes = argv.map((arg) => encoder.encode(`${arg}\0`));
-  const running: Promise<unknown>[] = [];
   let current!: BareProcess;
   const ready: BareProcess[] = [];
   let spawning = 0;
@@ -204,6 +205,10 @@ export async function runBare(bytes: Uint8Array, argv: string[]): Promise<{ outp
         view().setUint32(writtenPtr, written, true);
         return 0;
       },
+      clock_time_get: (_id: number, _precision: bigint, out: number) => {
+        view().setBigUint64(out, BigInt(Math.round(performance.now() * 1e6)), true);
+        return 0;
+      },
       fd_close: () => 0,
       fd_fdstat_get: (_fd: number, ptr: number) => {
         u8().fill(0, ptr, ptr + 24);
@@ -224,18 +229,16 @@ export async function runBare(bytes: Uint8Array, argv: string[]): Promise<{ outp
     process.memory = instance.exports.memory as WebAssembly.Memory;
     const run = promising(instance.exports[entry] as (...args: unknown[]) => unknown);
     current = process;
-    running.push(
-      run(...args).finally(() => {
-        processes.delete(process.id);
-        resumeNext();
-      }),
-    );
+    process.done = run(...args).finally(() => {
+      processes.delete(process.id);
+      resumeNext();
+    });
     return process;
   };
 
-  start("_start", []);
-  // The root's end is the program's (its children have all ended by then in the ring).
-  await running[0];
+  const root = start("_start", []);
+  // The root's end is the program's (processes it leaves waiting are dropped with it).
+  await root.done;
   return { output };
 }
 
@@ -248,4 +251,20 @@ export async function bareCRing(n: number, m: number): Promise<Record<string, un
   const ms = performance.now() - started;
   if (!output.includes(`${n * m} messages`)) throw new Error(`bare ring: ${output}`);
   return { processes: n, rounds: m, messages: n * m, ns_per_message: ms * 1e6 / (n * m) };
+}
+
+/**
+ * `bench_live_spawn.wasm N` in bare V8: the time until N spawned processes all wait in
+ * receive, per process (each child runs to its receive as it is spawned).
+ */
+export async function bareCLiveSpawn(n: number): Promise<Record<string, unknown>> {
+  const bytes = Deno.readFileSync(
+    fileURLToPath(new URL("../tests/guests/build/bench_live_spawn.wasm", import.meta.url)),
+  );
+  await runBare(bytes, ["bench_live_spawn.wasm", "1000"]); // warm up
+  const started = performance.now();
+  const { output } = await runBare(bytes, ["bench_live_spawn.wasm", String(n)]);
+  const ms = performance.now() - started;
+  if (!output.startsWith(`spawned ${n}`)) throw new Error(`bare live spawn: ${output}`);
+  return { processes: n, ns_per_process: ms * 1e6 / n };
 }

@@ -17,7 +17,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { promising, Suspending } from "../runtime/jspi.ts";
-import { bareCRing } from "./bare_c_guest.ts";
+import { bareCLiveSpawn, bareCRing } from "./bare_c_guest.ts";
 import { parseModule } from "../runtime/wasm/module_info.ts";
 import { limitAndImportMemory, limitMemory, MEMORY_IMPORT } from "../runtime/wasm/rewrite.ts";
 
@@ -62,6 +62,10 @@ export async function bareV8(name: string, numbers: number[]): Promise<Record<st
   if (name === "ring") {
     const [n, m] = numbers;
     return { processes: n, messages: m, ns_per_message: await ringMs(n, m) * 1e6 / m };
+  }
+  if (name === "c-live-spawn") {
+    const [n] = numbers;
+    return await bareCLiveSpawn(n);
   }
   if (name === "c-ring") {
     const [n, m] = numbers;

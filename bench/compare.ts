@@ -221,6 +221,30 @@ rows.push({
   target: NaN,
 });
 
+// A real guest spawning processes that stay alive (tests/guests/bench_live_spawn.c), against
+// bare V8 instantiating the same guest and BEAM's spawn of idle processes.
+const liveN = 10_000;
+const [liveOurs, liveBare] = await medians("ns_per_process", [
+  () => ours("lunatic", "c-live-spawn", liveN),
+  () => ours("bare-v8", "c-live-spawn", liveN),
+]);
+rows.push({
+  workload: `spawning ${liveN} live processes from a C guest, against bare V8 with the same guest`,
+  unit: "µs/process",
+  ours: liveOurs.ns_per_process / 1000,
+  reference: liveBare.ns_per_process / 1000,
+  referenceName: "bare V8, same C guest",
+  target: 1.3,
+});
+rows.push({
+  workload: "spawning live processes from a C guest, against BEAM's idle spawn",
+  unit: "µs/process",
+  ours: liveOurs.ns_per_process / 1000,
+  reference: idleBeam.ns_per_spawn / 1000,
+  referenceName: "BEAM",
+  target: 10,
+});
+
 // A real guest: the C ring example (wasi-libc), 1,000 processes, 1,000 rounds (the whole run,
 // its 1,000 spawns included, per message), beside BEAM's ring and two bare-V8 baselines.
 const [cRingOurs, cRingBare] = await medians("ns_per_message", [

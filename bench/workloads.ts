@@ -77,6 +77,33 @@ async function lunaticWorkload(name: string, numbers: number[]): Promise<Record<
       killAll(environment);
       return { processes: n, messages: m, ns_per_message: ms * 1e6 / m };
     }
+    case "c-live-spawn": {
+      // N processes spawned from a C guest that all stay alive, waiting in receive: the time
+      // until every one of them waits there, per process.
+      const [n] = numbers;
+      const module = await load("bench_live_spawn");
+      const run = async (count: number) => {
+        const stdout = new CaptureSink();
+        const started = performance.now();
+        const root = lunatic.spawnRoot(module, {
+          args: [String(count)],
+          stdio: { stdout },
+          environmentId: 0,
+        });
+        const outcome = await root.exited;
+        if (outcome.kind !== "normal") throw new Error(`live spawn failed: ${outcome.reason}`);
+        const children = [...root.environment.processes.values()] as { state?: string }[];
+        while (children.some((child) => child.state !== "waiting")) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+        const ms = performance.now() - started;
+        killAll(root.environment);
+        return ms;
+      };
+      await run(1000); // warm up
+      const ms = await run(n);
+      return { processes: n, ns_per_process: ms * 1e6 / n };
+    }
     case "c-ring": {
       // examples/ring.wasm (C, wasi-libc), run as the README runs it: N processes, M rounds.
       const [n, m] = numbers;
