@@ -9,11 +9,14 @@
  * on this platform.
  */
 import { fileURLToPath } from "node:url";
+import { hostEnvironment } from "../runtime/host_env.ts";
 import { promising, Suspending } from "../runtime/jspi.ts";
 
 interface Message {
   tag: bigint;
   data: Uint8Array;
+  /** The receive status: 0 data, 2 ProcessDied. */
+  status?: number;
 }
 
 class BareProcess {
@@ -21,8 +24,12 @@ class BareProcess {
   waiting: { tags: bigint[] | null; resolve: (status: number) => void } | null = null;
   scratch: Message | null = null;
   cursor = 0;
+  /** The status the receive that `deliver` satisfied returns. */
+  status = 0;
   /** Settles when its export returns. */
   done: Promise<unknown> = Promise.resolve();
+  /** Processes monitoring it. */
+  readonly watchers: BareProcess[] = [];
   outgoing: { tag: bigint; chunks: Uint8Array[] } | null = null;
   memory!: WebAssembly.Memory;
   #buffer: ArrayBuffer | null = null;
@@ -56,6 +63,7 @@ class BareProcess {
     if (waiting !== null && (waiting.tags === null || waiting.tags.includes(message.tag))) {
       this.scratch = message;
       this.cursor = 0;
+      this.status = message.status ?? 0;
       ready.push(this);
     } else {
       this.mailbox.push(message);
@@ -81,7 +89,11 @@ function concat(chunks: Uint8Array[]): Uint8Array {
  * runs at a time: a message only marks its receiver ready, and the next ready one is resumed
  * when the running one suspends or ends (the least scheduler there can be).
  */
-export async function runBare(bytes: Uint8Array, argv: string[]): Promise<{ output: string }> {
+export async function runBare(
+  bytes: Uint8Array,
+  argv: string[],
+  env: Record<string, string> = {},
+): Promise<{ output: string }> {
   const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
   const processes = new Map<number, BareProcess>();
   let nextId = 1;
@@ -89,6 +101,7 @@ export async function runBare(bytes: Uint8Array, argv: string[]): Promise<{ outp
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   const argBytes = argv.map((arg) => encoder.encode(`${arg}\0`));
+  const envBytes = Object.entries(env).map(([k, v]) => encoder.encode(`${k}=${v}\0`));
   let current!: BareProcess;
   const ready: BareProcess[] = [];
   let spawning = 0;
@@ -100,7 +113,7 @@ export async function runBare(bytes: Uint8Array, argv: string[]): Promise<{ outp
     current = next;
     const waiting = next.waiting!;
     next.waiting = null;
-    waiting.resolve(0);
+    waiting.resolve(next.status);
   };
   const u8 = () => current.bytes();
   const view = () => current.view();
@@ -139,7 +152,7 @@ export async function runBare(bytes: Uint8Array, argv: string[]): Promise<{ outp
         if (index !== -1) {
           process.scratch = process.mailbox.splice(index, 1)[0];
           process.cursor = 0;
-          return 0;
+          return process.scratch.status ?? 0;
         }
         const resumed = new Promise<number>((resolve) => process.waiting = { tags, resolve });
         resumeNext();
@@ -148,6 +161,11 @@ export async function runBare(bytes: Uint8Array, argv: string[]): Promise<{ outp
     },
     "lunatic::process": {
       process_id: () => BigInt(current.id),
+      monitor: (id: bigint) => {
+        const target = processes.get(Number(id));
+        if (target !== undefined) target.watchers.push(current);
+        else current.deliver({ tag: 0n, data: new Uint8Array(), status: 2 }, ready);
+      },
       spawn: (
         _link: bigint,
         _config: bigint,
@@ -205,6 +223,20 @@ export async function runBare(bytes: Uint8Array, argv: string[]): Promise<{ outp
         view().setUint32(writtenPtr, written, true);
         return 0;
       },
+      environ_sizes_get: (countPtr: number, sizePtr: number) => {
+        view().setUint32(countPtr, envBytes.length, true);
+        view().setUint32(sizePtr, envBytes.reduce((sum, entry) => sum + entry.length, 0), true);
+        return 0;
+      },
+      environ_get: (environPtr: number, bufPtr: number) => {
+        let at = bufPtr;
+        envBytes.forEach((entry, i) => {
+          view().setUint32(environPtr + i * 4, at, true);
+          u8().set(entry, at);
+          at += entry.length;
+        });
+        return 0;
+      },
       clock_time_get: (_id: number, _precision: bigint, out: number) => {
         view().setBigUint64(out, BigInt(Math.round(performance.now() * 1e6)), true);
         return 0;
@@ -231,6 +263,9 @@ export async function runBare(bytes: Uint8Array, argv: string[]): Promise<{ outp
     current = process;
     process.done = run(...args).finally(() => {
       processes.delete(process.id);
+      for (const watcher of process.watchers) {
+        watcher.deliver({ tag: 0n, data: new Uint8Array(), status: 2 }, ready);
+      }
       resumeNext();
     });
     return process;
@@ -267,4 +302,21 @@ export async function bareCLiveSpawn(n: number): Promise<Record<string, unknown>
   const ms = performance.now() - started;
   if (!output.startsWith(`spawned ${n}`)) throw new Error(`bare live spawn: ${output}`);
   return { processes: n, ns_per_process: ms * 1e6 / n };
+}
+
+/**
+ * bench/guests/rust_spawn.rs in bare V8: N processes spawned one after another, each running
+ * to its end (the guest waits for it), per process.
+ */
+export async function bareRustSpawn(
+  bytes: Uint8Array,
+  n: number,
+): Promise<Record<string, unknown>> {
+  // The environment the runtime's processes get (the host's), so that both read the same.
+  const env = hostEnvironment();
+  await runBare(bytes, ["rust_spawn.wasm", "100"], env); // warm up
+  const { output } = await runBare(bytes, ["rust_spawn.wasm", String(n)], env);
+  const ns = Number(output.match(/spawned \d+ in (\d+) ns/)?.[1]);
+  if (!Number.isFinite(ns)) throw new Error(`bare rust spawn: ${output}`);
+  return { processes: n, ns_per_process: ns / n };
 }

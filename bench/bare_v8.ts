@@ -17,7 +17,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { promising, Suspending } from "../runtime/jspi.ts";
-import { bareCLiveSpawn, bareCRing } from "./bare_c_guest.ts";
+import { bareCLiveSpawn, bareCRing, bareRustSpawn } from "./bare_c_guest.ts";
+import { rustGuest } from "./rust_guest.ts";
 import { parseModule } from "../runtime/wasm/module_info.ts";
 import { limitAndImportMemory, limitMemory, MEMORY_IMPORT } from "../runtime/wasm/rewrite.ts";
 
@@ -62,6 +63,14 @@ export async function bareV8(name: string, numbers: number[]): Promise<Record<st
   if (name === "ring") {
     const [n, m] = numbers;
     return { processes: n, messages: m, ns_per_message: await ringMs(n, m) * 1e6 / m };
+  }
+  if (name === "rust-spawn") {
+    const [n] = numbers;
+    const bytes = await rustGuest();
+    if (bytes === null) {
+      throw new Error("no rustc for wasm32-wasi (Debian: rustc, libstd-rust-dev-wasm32)");
+    }
+    return await bareRustSpawn(bytes, n);
   }
   if (name === "c-live-spawn") {
     const [n] = numbers;

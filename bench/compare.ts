@@ -245,6 +245,23 @@ rows.push({
   target: 10,
 });
 
+// A Rust guest of ours (bench/guests/rust_spawn.rs: std, 17 pages), spawning processes one
+// after another that exit at once, against bare V8 instantiating the same guest.
+const rustN = 2_000;
+const [rustOurs, rustBare] = await medians("ns_per_process", [
+  () => ours("lunatic", "rust-spawn", rustN),
+  () => ours("bare-v8", "rust-spawn", rustN),
+]);
+rows.push({
+  workload:
+    `Rust guest (17 pages) spawning ${rustN} processes, against bare V8 with the same guest`,
+  unit: "µs/process",
+  ours: rustOurs.ns_per_process / 1000,
+  reference: rustBare.ns_per_process / 1000,
+  referenceName: "bare V8, same Rust guest",
+  target: 1.5,
+});
+
 // A real guest: the C ring example (wasi-libc), 1,000 processes, 1,000 rounds (the whole run,
 // its 1,000 spawns included, per message), beside BEAM's ring and two bare-V8 baselines.
 const [cRingOurs, cRingBare] = await medians("ns_per_message", [

@@ -13,6 +13,7 @@ import { CaptureSink, Lunatic } from "../lunatic.ts";
 import type { Environment } from "../runtime/environment.ts";
 import type { LunaticModule } from "../runtime/module.ts";
 import { bareV8 } from "./bare_v8.ts";
+import { rustGuest } from "./rust_guest.ts";
 
 const guest = (name: string) =>
   fileURLToPath(new URL(`../tests/guests/build/${name}.wasm`, import.meta.url));
@@ -76,6 +77,28 @@ async function lunaticWorkload(name: string, numbers: number[]): Promise<Record<
       const { ms, environment } = await runRoot(lunatic, module, "ring", [n, BigInt(m)]);
       killAll(environment);
       return { processes: n, messages: m, ns_per_message: ms * 1e6 / m };
+    }
+    case "rust-spawn": {
+      // bench/guests/rust_spawn.rs: N processes spawned one after another, each to its end.
+      const [n] = numbers;
+      const bytes = await rustGuest();
+      if (bytes === null) {
+        throw new Error("no rustc for wasm32-wasi (Debian: rustc, libstd-rust-dev-wasm32)");
+      }
+      const module = await lunatic.load(bytes, "rust_spawn.wasm");
+      const run = async (count: number) => {
+        const stdout = new CaptureSink();
+        const root = lunatic.spawnRoot(module, {
+          args: [String(count)],
+          stdio: { stdout },
+          environmentId: 0,
+        });
+        const outcome = await root.exited;
+        if (outcome.kind !== "normal") throw new Error(`rust_spawn failed: ${outcome.reason}`);
+        return Number(stdout.text().match(/spawned \d+ in (\d+) ns/)?.[1]);
+      };
+      await run(100); // warm up
+      return { processes: n, ns_per_process: await run(n) / n };
     }
     case "c-live-spawn": {
       // N processes spawned from a C guest that all stay alive, waiting in receive: the time

@@ -17,21 +17,41 @@ export class WasiState implements DisposableHostState {
   readonly fds = new FdTable();
   /** `performance.now()` when the state was made: the origin of the CPU-time clocks. */
   readonly createdAt = performance.now();
-  /** argv entries, each NUL-terminated. */
-  readonly args: readonly Uint8Array[];
-  /** `KEY=VALUE` environment entries, each NUL-terminated. */
-  readonly environ: readonly Uint8Array[];
+  readonly #config: ProcessConfig;
+  #args: readonly Uint8Array[] | null = null;
+  #environ: readonly Uint8Array[] | null = null;
 
   constructor(config: ProcessConfig) {
-    this.args = config.args.map((arg) => encoder.encode(`${arg}\0`));
-    this.environ = config.env.map(([key, value]) => encoder.encode(`${key}=${value}\0`));
+    this.#config = config;
     this.fds.add(new StdioEntry("stdin"));
     this.fds.add(new StdioEntry("stdout"));
     this.fds.add(new StdioEntry("stderr"));
     // Preopens take fds 3, 4, ... in config order; the guest sees each under its guest name.
-    for (const { host, guest } of config.preopenedDirs) {
-      this.fds.add(new DirEntry(hostDirectory(host), [], guest));
-    }
+    const roots = preopenRoots(config);
+    config.preopenedDirs.forEach(({ guest }, i) => {
+      this.fds.add(new DirEntry(roots[i], [], guest));
+    });
+  }
+
+  /**
+   * argv entries, each NUL-terminated: encoded when first asked for, once per config (children
+   * spawned with their parent's config share it; the guest only ever reads them).
+   */
+  get args(): readonly Uint8Array[] {
+    return this.#args ??= encodedOnce(
+      argsByConfig,
+      this.#config,
+      (config) => config.args.map((arg) => encoder.encode(`${arg}\0`)),
+    );
+  }
+
+  /** `KEY=VALUE` environment entries, each NUL-terminated (as `args`). */
+  get environ(): readonly Uint8Array[] {
+    return this.#environ ??= encodedOnce(
+      environByConfig,
+      this.#config,
+      (config) => config.env.map(([key, value]) => encoder.encode(`${key}=${value}\0`)),
+    );
   }
 
   dispose(): void {
@@ -42,6 +62,33 @@ export class WasiState implements DisposableHostState {
 /** The calling process's WASI state, created on first use. */
 export function wasiState(process: HostContext): WasiState {
   return process.hostState(WASI_STATE, () => new WasiState(process.config));
+}
+
+/**
+ * The host directories behind a config's preopens, resolved once per config: processes spawned
+ * with their parent's config share it, and each would otherwise pay a realpath per preopen.
+ */
+const rootsByConfig = new WeakMap<ProcessConfig, string[]>();
+const argsByConfig = new WeakMap<ProcessConfig, Uint8Array[]>();
+const environByConfig = new WeakMap<ProcessConfig, Uint8Array[]>();
+
+function encodedOnce(
+  cache: WeakMap<ProcessConfig, Uint8Array[]>,
+  config: ProcessConfig,
+  encode: (config: ProcessConfig) => Uint8Array[],
+): Uint8Array[] {
+  let entries = cache.get(config);
+  if (entries === undefined) cache.set(config, entries = encode(config));
+  return entries;
+}
+
+function preopenRoots(config: ProcessConfig): string[] {
+  let roots = rootsByConfig.get(config);
+  if (roots === undefined) {
+    roots = config.preopenedDirs.map(({ host }) => hostDirectory(host));
+    rootsByConfig.set(config, roots);
+  }
+  return roots;
 }
 
 /**
