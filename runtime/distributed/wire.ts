@@ -15,7 +15,12 @@
  *     (process `from_process` of `from_node`, linked to or monitored by `process_id`, ended)
  *   Exists {environment_id, process_id}                              -> Exists(bool)
  */
-import { decode, encode } from "@msgpack/msgpack";
+import { Decoder, Encoder } from "@msgpack/msgpack";
+
+// One of each, reused: `encode`/`decode` make a new one (and its buffers and key cache) per
+// call, which was most of a frame's cost.
+const encoder = new Encoder({ useBigInt64: true });
+const decoder = new Decoder({ useBigInt64: true });
 
 /** A spawn argument (lunatic's `Val`). */
 export type Val = { I32: number } | { I64: bigint } | { V128: bigint };
@@ -166,11 +171,11 @@ function responseBody(response: Response): unknown {
 }
 
 export function encodeRequest(msgId: bigint, request: Request): Uint8Array<ArrayBuffer> {
-  return frame(encode([u64(msgId), requestBody(request)], { useBigInt64: true }));
+  return frame(encoder.encode([u64(msgId), requestBody(request)]));
 }
 
 export function encodeResponse(msgId: bigint, response: Response): Uint8Array<ArrayBuffer> {
-  return frame(encode([u64(msgId), responseBody(response)], { useBigInt64: true }));
+  return frame(encoder.encode([u64(msgId), responseBody(response)]));
 }
 
 /** A decoded payload: a request to answer or a response to a request of ours. */
@@ -182,7 +187,7 @@ export type Incoming =
 export function decodePayload(payload: Uint8Array): Incoming {
   let value: unknown;
   try {
-    value = decode(payload, { useBigInt64: true });
+    value = decoder.decode(payload);
   } catch (error) {
     throw new WireError(`not MessagePack (${(error as Error).message})`);
   }
