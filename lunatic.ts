@@ -14,6 +14,7 @@
 import { basename } from "node:path";
 import { distributedNamespace } from "./host/distributed.ts";
 import { errorNamespace } from "./host/error.ts";
+import { hotNamespace } from "./host/hot.ts";
 import { lunaticWasiNamespace } from "./host/lunatic_wasi.ts";
 import { messageNamespace } from "./host/message.ts";
 import { metricsNamespace } from "./host/metrics.ts";
@@ -28,7 +29,8 @@ import { wasiNamespace } from "./host/wasi.ts";
 import type { CapacityLimits } from "./runtime/capacity.ts";
 import type { FailureSink } from "./runtime/failure_log.ts";
 import { type GuestView, ProcessConfig, rootView } from "./runtime/config.ts";
-import type { Environment } from "./runtime/environment.ts";
+import type { Environment, ProcessEndpoint } from "./runtime/environment.ts";
+import { ModuleLineage } from "./runtime/hot.ts";
 import { LunaticError } from "./runtime/errors.ts";
 import type { HostNamespace } from "./runtime/host_api.ts";
 import { setupLogging } from "./runtime/log.ts";
@@ -86,6 +88,7 @@ export const defaultNamespaces: readonly HostNamespace<never>[] = [
   trapNamespace,
   versionNamespace,
   distributedNamespace,
+  hotNamespace,
   lunaticWasiNamespace,
   metricsNamespace,
   networkingNamespace,
@@ -216,7 +219,28 @@ export class Lunatic {
     }
     const displayName = name ??
       (source instanceof Uint8Array ? "module.wasm" : basename(String(source)));
-    return await this.runtime.modules.loadAndCompile(bytes, displayName, 65_535);
+    const module = await this.runtime.modules.loadAndCompile(bytes, displayName, 65_535);
+    // A module loaded from a path can get new versions (reload).
+    if (!(source instanceof Uint8Array) && module.lineage === null) new ModuleLineage(module);
+    return module;
+  }
+
+  /**
+   * Loads `bytes` as the next version of `module`'s lineage (hot code upgrade,
+   * runtime/hot.ts): processes subscribed with `lunatic::hot::subscribe` are told, and move to
+   * it with `lunatic::hot::upgrade`. Throws a {@link LunaticError} for bytes that do not
+   * validate or lack an export a running process started from. A third version purges the
+   * first: `onPurge` hears of the processes about to be killed (`code purged`).
+   */
+  async reload(
+    module: LunaticModule,
+    bytes: Uint8Array,
+    onPurge?: (victims: ProcessEndpoint[]) => void,
+  ): Promise<LunaticModule> {
+    const lineage = module.lineage ?? new ModuleLineage(module);
+    const next = await this.runtime.modules.loadAndCompile(bytes, module.displayName, 65_535);
+    lineage.addVersion(this.runtime, next, onPurge);
+    return next;
   }
 
   /** The root config lunatic gives `lunatic run` (spec §4.1). */

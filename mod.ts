@@ -166,6 +166,11 @@ export class Module {
     return this.#module.displayName;
   }
 
+  /** Its version: 1, then 2, 3, ... for each {@link lunatic.reload} of it. */
+  get version(): number {
+    return this.#module.version;
+  }
+
   /** The names of the module's exported functions. */
   get exports(): string[] {
     return this.#module.info.exports.filter((entry) => entry.kind === "func").map((e) => e.name);
@@ -583,6 +588,14 @@ export const lunatic: {
   createEnvironment(config?: EnvConfig): Environment;
   /** Loads, validates and compiles a module from a path, URL or bytes. */
   load(source: string | URL | Uint8Array, name?: string): Promise<Module>;
+  /**
+   * Loads `bytes` as the next version of `module` (hot code upgrade): processes that
+   * subscribed with `lunatic::hot::subscribe` are told and move to it with
+   * `lunatic::hot::upgrade`; a third version purges the processes still on the first.
+   * Rejects with a {@link LunaticError} for bytes that do not validate or lack an export a
+   * running process started from; the system keeps running on what it has.
+   */
+  reload(module: Module, bytes: Uint8Array): Promise<Module>;
 } = {
   createEnvironment(config = new EnvConfig()): Environment {
     runtime ??= new Lunatic();
@@ -591,5 +604,9 @@ export const lunatic: {
   async load(source: string | URL | Uint8Array, name?: string): Promise<Module> {
     runtime ??= new Lunatic();
     return Module.wrap(await runtime.load(source, name));
+  },
+  async reload(module: Module, bytes: Uint8Array): Promise<Module> {
+    runtime ??= new Lunatic();
+    return Module.wrap(await runtime.reload(Module.unwrap(module), bytes));
   },
 };

@@ -22,14 +22,20 @@ const ALLOC = Symbol("lunatic_alloc");
  */
 export async function writeToGuest(p: Process, bytes: Uint8Array, lenPtr: number): Promise<number> {
   p.memory.check(lenPtr, 4);
-  const alloc = p.hostState(ALLOC, () => {
+  // Made for the current instance (an upgrade brings another).
+  const cached = p.hostState(ALLOC, () => ({
+    instance: null as WebAssembly.Instance | null,
+    alloc: null as ((len: number) => Promise<unknown>) | null,
+  }));
+  if (cached.instance !== p.instance || cached.alloc === null) {
     const exported = p.instance?.exports[ALLOC_EXPORT];
     if (typeof exported !== "function") {
       trap(`this call returns memory from the guest's \`${ALLOC_EXPORT}\` export, which it lacks`);
     }
-    return promising(exported as (len: number) => number);
-  });
-  const ptr = Number(await alloc(bytes.length)) >>> 0;
+    cached.instance = p.instance;
+    cached.alloc = promising(exported as (len: number) => number);
+  }
+  const ptr = Number(await cached.alloc(bytes.length)) >>> 0;
   p.memory.write(ptr, bytes);
   p.memory.writeU32(lenPtr, bytes.length);
   return ptr;

@@ -14,6 +14,24 @@ export function trap(message: string): never {
 }
 
 /** WASI `proc_exit`: ends only the calling process. Code 0 is a normal end. */
+/**
+ * Thrown by `lunatic::hot::upgrade` to unwind the old instance's stack: the process goes on
+ * in `module`'s `entry`, with `state` first in its mailbox (runtime/process.ts).
+ */
+export class ProcessUpgrade extends Error {
+  override name = "ProcessUpgrade";
+  constructor(
+    /** The version to continue on. */
+    readonly module: unknown,
+    /** Its export to run. */
+    readonly entry: string,
+    /** The state message (a data message) for the new instance. */
+    readonly state: unknown,
+  ) {
+    super(`process upgrading to ${entry}`);
+  }
+}
+
 export class ProcessExit extends Error {
   override name = "ProcessExit";
   constructor(readonly code: number) {

@@ -23,6 +23,12 @@ export class Mailbox {
     this.pushed++;
   }
 
+  /** Puts `message` ahead of every queued one (an upgrade's state message). */
+  pushFront(message: Message): void {
+    if (this.#head > 0) this.#queue[--this.#head] = message;
+    else this.#queue.unshift(message);
+  }
+
   /**
    * Takes the first message matching `tags` among the last `count` pushed (they sit at the
    * queue's end while nothing was taken since), or returns null.

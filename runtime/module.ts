@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { ModuleLineage } from "./hot.ts";
 import type { BacktraceSource } from "./backtrace.ts";
 import { LunaticError, trap } from "./errors.ts";
 import {
@@ -128,6 +129,10 @@ export class LunaticModule {
   readonly #variantShifts = new Map<number, number>();
   /** The ID control gave this module in a cluster (`lunatic::distributed::module_id`), or 0. */
   clusterModuleId = 0n;
+  /** The versions of the module it is one of (runtime/hot.ts), when loaded from a path. */
+  lineage: ModuleLineage | null = null;
+  /** Its version in its lineage (1 for the first, and for a module without one). */
+  version = 1;
 
   constructor(
     readonly bytes: Uint8Array,

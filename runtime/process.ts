@@ -1,6 +1,6 @@
 import type { ProcessConfig } from "./config.ts";
 import type { Environment, ProcessEndpoint } from "./environment.ts";
-import { HostTrap, ProcessExit, ProcessKilled, trap } from "./errors.ts";
+import { HostTrap, ProcessExit, ProcessKilled, ProcessUpgrade, trap } from "./errors.ts";
 import { GuestMemory } from "./guest_memory.ts";
 import type { DisposableHostState } from "./host_api.ts";
 import { promising } from "./jspi.ts";
@@ -109,7 +109,12 @@ export class Process implements HostedProcess, ProcessEndpoint {
 
   /** Process id, unique within its environment. */
   readonly id: number;
-  readonly module: LunaticModule;
+  /** Its code: the module it was spawned from, or the version it upgraded to. */
+  module: LunaticModule;
+  /** The export it runs (set when it starts, and by an upgrade). */
+  entry = "";
+  /** The tag `lunatic::hot::subscribe` asked new versions to be announced with, or null. */
+  hotSubscription: bigint | null = null;
   readonly config: ProcessConfig;
   readonly stdio: Stdio;
   /** What the process holds of the runtime's capacity (released when it ends). */
@@ -398,6 +403,7 @@ export class Process implements HostedProcess, ProcessEndpoint {
     if (this.#killReason !== null) return this.#finish(failure(this.#killReason));
     const problem = this.module.checkEntry(entry, args);
     if (problem !== null) return this.#finish(failure(problem));
+    this.entry = entry;
     const exported = this.#instance!.exports[entry] as (...a: unknown[]) => unknown;
     this.#state = "running";
     // A start function may have begun a slice at instantiation: the wait for this turn is
@@ -409,7 +415,47 @@ export class Process implements HostedProcess, ProcessEndpoint {
     } catch (error) {
       return this.#finish(this.#classify(error));
     }
-    result.then(() => this.#finish(NORMAL), (error) => this.#finish(this.#classify(error)));
+    result.then(() => this.#finish(NORMAL), (error) => {
+      if (error instanceof ProcessUpgrade) this.#upgradeTo(error);
+      else this.#finish(this.#classify(error));
+    });
+  }
+
+  /**
+   * Goes on in a new version (runtime/hot.ts): the old instance's stack has unwound; its
+   * memory goes back, a fresh instance of the new version takes its place, the state message
+   * goes first in the mailbox, and the new entry starts. Everything else of the process — ID,
+   * mailbox, links, monitors, registry names, config, resources — stays.
+   */
+  #upgradeTo(upgrade: ProcessUpgrade): void {
+    if (this.#state === "done") return;
+    if (this.#killReason !== null) return this.#finish(failure(this.#killReason));
+    const module = upgrade.module as LunaticModule;
+    const old = this.#pooledMemory;
+    this.#pooledMemory = null;
+    if (old !== null) {
+      this.runtime.memories.give(old.memory, old.limits.initial, old.limits.maximum);
+    }
+    this.#instance = null;
+    this.#memory = null;
+    this.#memoryBytes = null;
+    try {
+      module.prepare(this.config);
+      const maxPages = this.config.maxMemoryPages;
+      const compiled = module.compiled(maxPages);
+      const limits = module.importedMemory(maxPages);
+      const memory = limits === null
+        ? null
+        : this.runtime.memories.take(limits.initial, limits.maximum);
+      this.module = module;
+      this.instantiate(module.importsFor(this, memory), compiled);
+      if (memory !== null) this.ownMemory(memory, limits!);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return this.#finish(failure(`upgrade to version ${module.version} failed: ${reason}`));
+    }
+    (this.#mailbox ??= new Mailbox()).pushFront(upgrade.state as Message);
+    this.#run(upgrade.entry, []);
   }
 
   /**

@@ -1,0 +1,3 @@
+/* hot_counter.c as version 2. */
+#define VERSION 2
+#include "hot_counter.c"

@@ -1,0 +1,124 @@
+/**
+ * Hot code upgrade (lunatic::hot, runtime/hot.ts) through the public API and a C guest
+ * (tests/guests/hot_counter.c, built as versions 1, 2 and 3): a counter server moves from v1
+ * to v2 while requests arrive, keeping its count, PID and registry name; a reload that lacks
+ * an export is refused and nothing changes; a third version purges a process still on the
+ * first; --allow without lunatic::hot denies it.
+ */
+import assert from "node:assert/strict";
+import { EnvConfig, lunatic, LunaticError, type NativeProcess } from "../mod.ts";
+import { Lunatic } from "../lunatic.ts";
+import { compileWat } from "./helpers/compile.ts";
+import { guestPath } from "./helpers/run_guest.ts";
+
+const TAG_INC = 1n;
+const TAG_REPLY = 2n;
+const TAG_STOP = 3n;
+
+const decoder = new TextDecoder();
+const v2 = () => Deno.readFile(guestPath("hot_counter_v2"));
+const v3 = () => Deno.readFile(guestPath("hot_counter_v3"));
+
+/** Asks `server` to add 1 and returns its reply. */
+function increment(
+  self: NativeProcess,
+  server: { send(data: Uint8Array, o?: { tag?: bigint }): void },
+) {
+  const replyTo = new Uint8Array(8);
+  new DataView(replyTo.buffer).setBigUint64(0, self.id, true);
+  server.send(replyTo, { tag: TAG_INC });
+}
+
+async function reply(self: NativeProcess): Promise<string> {
+  const signal = await self.receive({ tags: [TAG_REPLY], timeoutMs: 10_000 });
+  return signal.kind === "data" ? decoder.decode(signal.data) : signal.kind;
+}
+
+Deno.test("hot: a counter moves from v1 to v2 while it serves: count, PID and name kept, nothing lost", async () => {
+  const v1 = await lunatic.load(guestPath("hot_counter"));
+  assert.equal(v1.version, 1);
+  const environment = lunatic.createEnvironment();
+  const server = environment.spawn(v1, { entry: "serve" });
+  const replies: string[] = [];
+  const client = environment.spawnNative(async (self) => {
+    for (let i = 0; i < 3; i++) {
+      increment(self, server);
+      replies.push(await reply(self));
+    }
+    const next = await lunatic.reload(v1, await v2());
+    assert.equal(next.version, 2);
+    // Sent right after the reload, while the server moves to the new code: none is lost.
+    for (let i = 0; i < 3; i++) increment(self, server);
+    for (let i = 0; i < 3; i++) replies.push(await reply(self));
+    server.send(new Uint8Array(), { tag: TAG_STOP });
+  });
+  assert.deepEqual(await client.exited, { kind: "normal" });
+  assert.deepEqual(await server.exited, { kind: "normal" });
+  assert.deepEqual(replies, [
+    "v1 count=1",
+    "v1 count=2",
+    "v1 count=3",
+    "v2 count=4",
+    "v2 count=5",
+    "v2 count=6",
+  ]);
+  assert.equal(server.id, 1n);
+  assert.equal(environment.registry.get("counter"), server.id);
+});
+
+Deno.test("hot: a reload that lacks an export a process runs is refused; the old code serves on", async () => {
+  const v1 = await lunatic.load(guestPath("hot_counter"));
+  const environment = lunatic.createEnvironment();
+  const server = environment.spawn(v1, { entry: "serve" });
+  const lacking = await compileWat(`(module (memory (export "memory") 1) (func (export "other")))`);
+  await assert.rejects(
+    lunatic.reload(v1, lacking),
+    (error: unknown) =>
+      error instanceof LunaticError && /refused: the new version lacks `serve`/.test(error.message),
+  );
+  await assert.rejects(lunatic.reload(v1, new Uint8Array([0, 97, 115, 109, 9])), LunaticError);
+  const client = environment.spawnNative(async (self) => {
+    increment(self, server);
+    assert.match(await reply(self), /^v\d count=1$/);
+    server.send(new Uint8Array(), { tag: TAG_STOP });
+  });
+  assert.deepEqual(await client.exited, { kind: "normal" });
+  assert.deepEqual(await server.exited, { kind: "normal" });
+});
+
+Deno.test("hot: a third version purges the processes still on the first", async () => {
+  // A runtime of its own: its module cache, so this lineage starts at version 1 whatever the
+  // other tests loaded.
+  const runtime = new Lunatic();
+  const v1 = await runtime.load(guestPath("hot_counter"));
+  const stuck = runtime.spawnRoot(v1, { entry: "idle", environmentId: 1 });
+  stuck.environment.onDeadlock = null; // it waits on purpose
+  const purged: number[] = [];
+  await runtime.reload(v1, await v2(), (victims) => purged.push(...victims.map((p) => p.id)));
+  assert.equal(purged.length, 0); // two versions may run at once
+  assert.ok(stuck.alive);
+  await runtime.reload(v1, await v3(), (victims) => purged.push(...victims.map((p) => p.id)));
+  assert.deepEqual(purged, [stuck.id]); // told before they are killed
+  assert.deepEqual(await stuck.exited, { kind: "failure", reason: "code purged" });
+});
+
+Deno.test("hot: --allow without lunatic::hot denies its calls", async () => {
+  const v1 = await lunatic.load(guestPath("hot_counter"));
+  const environment = lunatic.createEnvironment(
+    new EnvConfig({
+      allow: [
+        "wasi_snapshot_preview1::",
+        "lunatic::message::",
+        "lunatic::registry::",
+        "lunatic::process::",
+      ],
+    }),
+  );
+  const server = environment.spawn(v1, { entry: "serve" });
+  const outcome = await server.exited;
+  assert.equal(outcome.kind, "failure");
+  assert.match(
+    outcome.kind === "failure" ? outcome.reason : "",
+    /permission denied: lunatic::hot::subscribe/,
+  );
+});
