@@ -5,6 +5,7 @@
  * runtime.
  */
 import { parseArgs } from "node:util";
+import { dirname, resolve } from "node:path";
 import {
   discoverTests,
   exitCodeOf,
@@ -91,6 +92,8 @@ Options:
                         Prometheus format at http://0.0.0.0:9927/metrics (also on node)
   --prometheus-http ADDR
                         ... at http://ADDR/metrics instead (IP:PORT)
+  --watch               load the module again when its file changes: processes that asked
+                        for it (lunatic::hot) move to the new version (hot code upgrade)
   --observe ADDR        serve a live page of the processes at http://ADDR/ (IP:PORT; also on node)
   --observe-token TOKEN let clients not on loopback kill processes from it (with ?token=TOKEN)
   -h, --help            show this help (lunatic test --help: the test options)
@@ -153,6 +156,8 @@ interface RunCommand extends GuestFlags, MetricsFlags {
   kind: "run";
   path: string;
   args: string[];
+  /** Load new versions of the module when its file changes (hot code upgrade). */
+  watch: boolean;
 }
 
 type Command = RunCommand | TestCommand | ControlCommand | NodeCommand;
@@ -291,7 +296,7 @@ export function isCargoTestInvocation(argv: string[], manifestDirSet: boolean): 
 
 /** A first argument that makes `run` implied: a module, or a flag only `run` takes. */
 const IMPLIED_RUN =
-  /^(--bench|--dir|--env|--no-default-dir|--no-inherit-env|--allow|--prometheus|--observe|.+\.wasm)/;
+  /^(--bench|--dir|--env|--no-default-dir|--no-inherit-env|--allow|--prometheus|--observe|--watch|.+\.wasm)/;
 
 /** Parses the command line; returns null when help or version was printed. */
 export function parseCommandLine(
@@ -314,6 +319,7 @@ export function parseCommandLine(
       options: {
         ...GUEST_OPTIONS,
         ...METRICS_OPTIONS,
+        watch: { type: "boolean" },
         bench: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -342,7 +348,7 @@ export function parseCommandLine(
   const metrics = metricsFlags(values, (message) => {
     throw new UsageError(message);
   });
-  return { kind: "run", path, args, ...flags, ...metrics };
+  return { kind: "run", path, args, watch: values.watch ?? false, ...flags, ...metrics };
 }
 
 /** `lunatic control [--bind-socket ADDR] [--state DIR]`. */
@@ -547,7 +553,9 @@ async function main(argv: string[]): Promise<number> {
       allow: command.allow,
     });
     reportHang(root.exited);
+    const watching = command.watch ? watchModule(lunatic, module, command.path) : null;
     const outcome = await root.exited;
+    watching?.close();
     lunatic.runtime.failures.flush();
     reportRootFailure(outcome);
     return exitCodeOf(outcome);
@@ -591,6 +599,63 @@ function reportRootFailure(outcome: ProcessOutcome): void {
   }
   const backtrace = outcome.backtrace ? `\nwasm backtrace:\n${outcome.backtrace}` : "";
   console.error(`Error: the root process (1) failed: ${outcome.reason}${backtrace}`);
+}
+
+/**
+ * `--watch`: when the module's file is written or replaced, loads it as the module's next
+ * version (runtime/hot.ts), saying so on stderr; bytes that are refused leave the system on
+ * what it has. Returns the watcher, to be closed when the root ends.
+ */
+function watchModule(
+  lunatic: Lunatic,
+  module: LunaticModule,
+  path: string,
+): { close(): void } {
+  const target = resolve(path);
+  const watcher = Deno.watchFs(dirname(target));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let reloading = Promise.resolve();
+  const reload = () => {
+    reloading = reloading.then(async () => {
+      let bytes: Uint8Array;
+      try {
+        bytes = await Deno.readFile(target);
+      } catch {
+        return; // between a removal and the rename that replaces it
+      }
+      try {
+        const next = await lunatic.reload(module, bytes, (victims) => {
+          console.error(
+            `warning: purging version ${module.version}'s last processes: ` +
+              victims.map((process) => process.id).join(", "),
+          );
+        });
+        console.error(`reloaded ${path}: version ${next.version}`);
+      } catch (error) {
+        if (!(error instanceof LunaticError)) throw error;
+        console.error(`reload of ${path} refused: ${error.message}; still running what it had`);
+      }
+    });
+  };
+  (async () => {
+    try {
+      for await (const event of watcher) {
+        if (!event.paths.some((changed) => resolve(changed) === target)) continue;
+        if (event.kind !== "modify" && event.kind !== "create" && event.kind !== "rename") continue;
+        // A copy is several writes: load once they have settled.
+        clearTimeout(timer);
+        timer = setTimeout(reload, 150);
+      }
+    } catch {
+      // closed
+    }
+  })();
+  return {
+    close() {
+      clearTimeout(timer);
+      watcher.close();
+    },
+  };
 }
 
 /** Serves the Prometheus endpoint when `--prometheus` asks for it; says where on stderr. */

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { EnvConfig, lunatic, LunaticError, type NativeProcess } from "../mod.ts";
 import { Lunatic } from "../lunatic.ts";
 import { compileWat } from "./helpers/compile.ts";
-import { guestPath } from "./helpers/run_guest.ts";
+import { CliProcess } from "./helpers/cli_process.ts";
+import { examplePath, guestPath } from "./helpers/run_guest.ts";
 
 const TAG_INC = 1n;
 const TAG_REPLY = 2n;
@@ -121,4 +122,86 @@ Deno.test("hot: --allow without lunatic::hot denies its calls", async () => {
     outcome.kind === "failure" ? outcome.reason : "",
     /permission denied: lunatic::hot::subscribe/,
   );
+});
+
+Deno.test("hot: lunatic run --watch moves the server to the file's next version while it serves", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "hot_watch_" }));
+  const app = `${dir}/app.wasm`;
+  await Deno.copyFile(examplePath("hot_counter"), app);
+  // 10 requests once a reply comes from version 2 (however long the reload takes), 20 ms apart.
+  const run = new CliProcess(["run", "--watch", app, "10", "20", "2"]);
+  try {
+    await run.waitFor(/client: v1 count=3 /);
+    // Replaced as a build would: written aside, renamed over it.
+    await Deno.copyFile(examplePath("hot_counter_v2"), `${app}.new`);
+    await Deno.rename(`${app}.new`, app);
+    await run.waitFor(/hot_counter: \d+ requests answered, server 2 ended/);
+    const status = await run.done;
+    assert.equal(status.code, 0, run.stderr);
+    const replies = run.stdout.split("\n").filter((line) => line.startsWith("client: "));
+    // Every count once, in order, all from server 2; version 1 first, then version 2.
+    replies.forEach((line, i) =>
+      assert.match(line, new RegExp(`^client: v[12] count=${i + 1} \\(server 2\\)$`))
+    );
+    const firstV2 = replies.findIndex((line) => line.startsWith("client: v2"));
+    assert.ok(firstV2 >= 3, run.stdout);
+    assert.ok(replies.slice(0, firstV2).every((line) => line.startsWith("client: v1")));
+    assert.ok(replies.slice(firstV2).every((line) => line.startsWith("client: v2")));
+    assert.equal(replies.length - firstV2, 10);
+    assert.match(run.stderr, /reloaded .*app\.wasm: version 2/);
+  } finally {
+    await run.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hot: a supervisor upgrades itself and restarts its worker on the new code", async () => {
+  const runtime = new Lunatic();
+  const v1 = await runtime.load(guestPath("hot_counter"));
+  const environment = lunatic.createEnvironment();
+  void environment;
+  // Through the public API: its own lineage in the shared runtime would depend on the other
+  // tests, so this one runs on a runtime of its own, driven from a native process there.
+  const root = runtime.spawnRoot(v1, { entry: "supervisor", environmentId: 1 });
+  root.environment.onDeadlock = null;
+  const who = async (name: string): Promise<string> => {
+    const id = root.environment.registry.get(name)?.processId;
+    if (id === undefined) return `${name} not registered`;
+    const { NativeProcess } = await import("../runtime/native_process.ts");
+    let answer = "";
+    const asker = new NativeProcess(runtime.runtime, root.environment, async (self) => {
+      const replyTo = new Uint8Array(8);
+      new DataView(replyTo.buffer).setBigUint64(0, BigInt(self.id), true);
+      self.send(id, 8n, replyTo);
+      const signal = await self.receive([2n], 10_000);
+      answer = signal.kind === "data" ? decoder.decode(signal.data) : signal.kind;
+    });
+    await asker.exited;
+    return answer;
+  };
+  const waitFor = async (check: () => Promise<boolean>) => {
+    for (let i = 0; i < 500 && !(await check()); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  await waitFor(async () => !(await who("worker")).endsWith("not registered"));
+  const before = await who("worker");
+  assert.match(before, /^worker v1 pid \d+$/);
+  assert.equal(await who("supervisor"), `supervisor v1 pid ${root.id}`);
+
+  await runtime.reload(v1, await v2());
+  await waitFor(async () => (await who("supervisor")).includes("v2"));
+  assert.equal(await who("supervisor"), `supervisor v2 pid ${root.id}`); // same PID, new code
+  assert.equal(await who("worker"), before); // the running worker keeps its version
+
+  // The worker crashes: the upgraded supervisor restarts it from the module it runs now.
+  const crash = runtime.runtime; // the worker is killed by its own trap
+  void crash;
+  const workerId = root.environment.registry.get("worker")!.processId;
+  root.environment.get(workerId)!.deliver(
+    new (await import("../runtime/message.ts")).DataMessage(7n),
+  );
+  await waitFor(async () => (await who("worker")).includes("v2"));
+  assert.match(await who("worker"), /^worker v2 pid \d+$/);
+  assert.notEqual(await who("worker"), before);
 });

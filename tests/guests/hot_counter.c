@@ -79,4 +79,70 @@ LUNATIC_EXPORT("resume") void resume(void) {
 
 LUNATIC_EXPORT("idle") void idle(void) { lunatic_message_receive_any(LUNATIC_NO_TIMEOUT); }
 
+/* ---- A supervisor that upgrades itself and restarts its worker on the code it runs. ---- */
+#define TAG_CRASH 7
+#define TAG_WHO 8
+
+/* Replies (tag 2) to "who are you" with "<name> v<version> pid <pid>". */
+static void answer_who(const char *name) {
+    uint64_t reply_to = 0;
+    lunatic_message_read_exact(&reply_to, sizeof reply_to);
+    char text[64];
+    snprintf(text, sizeof text, "%s v%" PRId64 " pid %" PRIu64, name, hot_version(),
+             lunatic_process_process_id());
+    lunatic_message_create_data(TAG_REPLY, 0);
+    lunatic_message_write_data(text, (uint32_t)strlen(text));
+    lunatic_message_send(reply_to);
+}
+
+LUNATIC_EXPORT("worker") void worker(void) {
+    registry_put("worker", 6, 0, lunatic_process_process_id());
+    for (;;) {
+        lunatic_message_receive_any(LUNATIC_NO_TIMEOUT);
+        int64_t tag = lunatic_message_get_tag();
+        if (tag == TAG_CRASH) __builtin_trap();
+        if (tag == TAG_WHO) answer_who("worker");
+    }
+}
+
+static void start_worker(void) {
+    uint64_t id;
+    lunatic_process_spawn(1, LUNATIC_INHERIT_CONFIG, LUNATIC_SAME_MODULE, "worker", 6, NULL, 0, &id);
+}
+
+static void supervise(uint64_t restarts) {
+    for (;;) {
+        int32_t kind = lunatic_message_receive_any(LUNATIC_NO_TIMEOUT);
+        int64_t tag = lunatic_message_get_tag();
+        if (kind == LUNATIC_RECEIVE_LINK_DIED) {
+            restarts++;
+            start_worker(); /* from the module this process runs now */
+        } else if (tag == TAG_NEW_VERSION) {
+            lunatic_message_create_data(TAG_STATE, 8);
+            lunatic_message_write_data(&restarts, sizeof restarts);
+            hot_upgrade("supervisor_resume", 17);
+        } else if (tag == TAG_WHO) {
+            answer_who("supervisor");
+        } else if (tag == TAG_STOP) {
+            return;
+        }
+    }
+}
+
+LUNATIC_EXPORT("supervisor") void supervisor(void) {
+    lunatic_process_die_when_link_dies(0);
+    registry_put("supervisor", 10, 0, lunatic_process_process_id());
+    hot_subscribe(TAG_NEW_VERSION);
+    start_worker();
+    supervise(0);
+}
+
+LUNATIC_EXPORT("supervisor_resume") void supervisor_resume(void) {
+    int64_t tags[1] = {TAG_STATE};
+    lunatic_message_receive(tags, 1, LUNATIC_NO_TIMEOUT);
+    uint64_t restarts = 0;
+    lunatic_message_read_exact(&restarts, sizeof restarts);
+    supervise(restarts);
+}
+
 int main(void) { return 0; }
