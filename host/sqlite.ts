@@ -4,8 +4,9 @@
  * are byte strings come back in memory from the guest's `lunatic_alloc` (host/guest_alloc.ts).
  *
  * A database file may be opened only inside the caller's preopened directories, after
- * resolving `..` and symlinks (`:memory:` always); otherwise `open` returns 1 with lunatic's
- * error, "Failed to access '<path>'". SQLite runs on the runtime's thread: a long query holds
+ * resolving `..` and symlinks (`:memory:` always; never a `file:` URI), and no SQL may ATTACH
+ * another (nor VACUUM INTO one); otherwise `open` returns 1 with lunatic's error, "Failed to
+ * access '<path>'". SQLite runs on the runtime's thread: a long query holds
  * every process until it returns (README: what Deno decides).
  */
 import { dirname, resolve } from "node:path";
@@ -33,6 +34,10 @@ import {
 
 const STATE = Symbol("lunatic::sqlite");
 const SQLITE_ROW = 100;
+/** The authorizer's action code for ATTACH (and VACUUM INTO), and its answers. */
+const SQLITE_ATTACH = 24;
+const SQLITE_OK = 0;
+const SQLITE_DENY = 1;
 const SQLITE_DONE = 101;
 
 function state(p: Process): SqliteState {
@@ -95,6 +100,8 @@ function tracked<T>(conn: Connection, body: () => T): T {
 /** Whether `path` is a database this process may open (see the module comment). */
 function mayOpen(p: Process, path: string): boolean {
   if (path === ":memory:" || path === "") return true;
+  // A URI filename would name its file in SQLite's syntax, past the checks below.
+  if (path.startsWith("file:")) return false;
   const target = followLinks(resolve(path));
   if (target === null) return false;
   let existingFile = false;
@@ -164,6 +171,11 @@ export const sqliteNamespace: HostNamespace<Process> = {
             enableDoubleQuotedStringLiterals: true,
             enableForeignKeyConstraints: false,
           });
+          // SQL must not reach files the open could not: no ATTACH (which VACUUM INTO uses).
+          // (`setAuthorizer` is there at run time in Deno 2.9, not yet in its type declarations.)
+          (db as DatabaseSync & {
+            setAuthorizer(callback: (action: number) => number): void;
+          }).setAuthorizer((action) => action === SQLITE_ATTACH ? SQLITE_DENY : SQLITE_OK);
         } catch (error) {
           p.memory.writeU64(idPtr, errorId(p, failureOf(error).message));
           return 1n;

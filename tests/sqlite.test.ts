@@ -35,6 +35,8 @@ execute duplicate: 19
 last_error: code 19, "UNIQUE constraint failed: t.id"
 execute bad sql: 1
 last_error: code 1, "near "SELEKT": syntax error"
+execute attach: 23
+execute vacuum into: 23
 `,
   );
 });
@@ -66,6 +68,7 @@ Deno.test("sqlite: a database opens only inside the caller's preopens, after .. 
         join(inside, "..", "outside.db"),
         join(inside, "link.db"),
         "/etc/x.db",
+        `file:${join(inside, "uri.db")}`,
       ]
     ) {
       const run = await open(path);

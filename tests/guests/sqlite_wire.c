@@ -228,6 +228,9 @@ LUNATIC_EXPORT("roundtrip") void roundtrip(void) {
     print_error(conn);
     printf("execute bad sql: %u\n", sqlite_execute(conn, S("SELEKT 1")));
     print_error(conn);
+    /* No way to other files from SQL: ATTACH and VACUUM INTO are not authorized. */
+    printf("execute attach: %u\n", sqlite_execute(conn, S("ATTACH DATABASE '/tmp/x.db' AS x")));
+    printf("execute vacuum into: %u\n", sqlite_execute(conn, S("VACUUM INTO '/tmp/y.db'")));
 }
 
 /* Opens the database file $DB. */
