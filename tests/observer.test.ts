@@ -118,6 +118,18 @@ Deno.test("observer: the page in headless Chromium shows the ring, a process on 
   }
 });
 
+Deno.test("observer: a kill without the page's header (a cross-site form, a plain POST) is refused", async () => {
+  const { run, url } = await observedRing();
+  try {
+    const plain = await api(url, "/api/process/1/9/kill", { method: "POST" });
+    assert.equal(plain.status, 403);
+    assert.match(plain.body.error, /x-observe-kill/);
+    assert.equal((await api(url, "/api/process/1/9")).status, 200);
+  } finally {
+    await run.stop();
+  }
+});
+
 Deno.test("observer: with --observe-token, a kill without the token is refused", async () => {
   const { run, url } = await observedRing(["--observe-token", "s3cret"]);
   try {

@@ -155,7 +155,7 @@ $("kill").addEventListener("click", async () => {
   const [env, id] = selected.split("/");
   if (!confirm("Kill process " + id + " of environment " + env + "?")) return;
   $("kill").disabled = true;
-  const response = await fetch("/api/process/" + selected + "/kill", { method: "POST", headers: token ? { "x-observe-token": token } : {} });
+  const response = await fetch("/api/process/" + selected + "/kill", { method: "POST", headers: token ? { "x-observe-token": token } : { "x-observe-kill": "1" } });
   const body = await response.json();
   if (response.ok) selected = null; // its details are gone; keep saying what happened
   $("details-body").textContent = response.ok ? "process " + id + " killed" : "not killed: " + body.error;

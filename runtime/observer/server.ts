@@ -10,9 +10,11 @@
  *   GET  /api/rates                          messages and spawns per second, last 2 minutes
  *   POST /api/process/{environment}/{id}/kill
  *
- * Killing needs a client on loopback, or the `--observe-token` (header `x-observe-token`, or
- * `?token=` on the page, which passes it on); without a token, a page served to another
- * machine is read-only.
+ * Killing needs a client on loopback sending `x-observe-kill: 1` (the page does), or the
+ * `--observe-token` (header `x-observe-token`, or `?token=` on the page, which passes it on):
+ * custom headers, so that a web page elsewhere cannot kill through the user's browser (a
+ * cross-site request with one needs a CORS preflight, which this server never grants).
+ * Without a token, a page served to another machine is read-only.
  */
 import { OBSERVER_PAGE } from "./page.ts";
 import { findProcess, graph, processDetails, processRows, Rates } from "./snapshot.ts";
@@ -70,13 +72,16 @@ export function serveObserver(runtime: Runtime, options: ObserverOptions): Obser
         if (match[3] !== undefined && request.method === "POST") {
           const remote = (info.remoteAddr as Deno.NetAddr).hostname;
           const token = request.headers.get("x-observe-token");
+          // Both ways need a header a page elsewhere cannot send without our (never given)
+          // CORS consent: a plain cross-site POST from a browser on this machine is refused.
           const allowed = options.token !== undefined
             ? token === options.token
-            : isLoopback(remote);
+            : isLoopback(remote) && request.headers.get("x-observe-kill") === "1";
           if (!allowed) {
             return json(403, {
               error: options.token === undefined
-                ? "killing from another machine needs --observe-token"
+                ? "killing needs a loopback client sending x-observe-kill: 1 (the page does), " +
+                  "or --observe-token"
                 : "wrong or missing observe token",
             });
           }
