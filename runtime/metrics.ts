@@ -46,8 +46,14 @@ export function sanitizeMetricName(name: string): string {
   return out === "" ? "_" : out;
 }
 
+/** A label name Prometheus accepts: as a metric name, but without `:` (reserved there). */
+export function sanitizeLabelName(name: string): string {
+  return sanitizeMetricName(name).replace(/:/g, "_");
+}
+
+/** The key of one series: its labels sorted, encoded so that no two label sets share one. */
 function labelKey(labels: Labels): string {
-  return Object.keys(labels).sort().map((key) => `${key}=${labels[key]}`).join(",");
+  return JSON.stringify(Object.keys(labels).sort().map((key) => [key, labels[key]]));
 }
 
 function escapeLabel(value: string): string {
@@ -148,6 +154,6 @@ function render(labels: Labels): string {
   const keys = Object.keys(labels);
   if (keys.length === 0) return "";
   return `{${
-    keys.map((key) => `${sanitizeMetricName(key)}="${escapeLabel(labels[key])}"`).join(",")
+    keys.map((key) => `${sanitizeLabelName(key)}="${escapeLabel(labels[key])}"`).join(",")
   }}`;
 }

@@ -1,6 +1,6 @@
 /**
  * The runtime's own metrics, after lunatic's `lunatic.process.*` ones: processes alive and
- * spawned by environment, messages sent and waiting, memory and fuel used, failures and
+ * spawned by environment (and, for modules loaded from a path, by the version they run), messages sent and waiting, memory and fuel used, failures and
  * failed spawns by reason. Counting happens as things happen (a few increments); the rest is
  * read off the live processes when metrics are scraped.
  */
@@ -15,6 +15,7 @@ export function reasonClass(reason: string): string {
 
 /** What wasm processes tell beyond {@link ProcessEndpoint}. */
 interface Measured {
+  module?: { displayName: string; version: number; lineage: object | null };
   queuedMessages?: number;
   memorySize?: number;
   fuelUsed?: number;
@@ -52,6 +53,8 @@ export class RuntimeStats {
   snapshot(live: Iterable<ProcessEndpoint>): MetricsRegistry {
     const metrics = new MetricsRegistry();
     const alive = new Map<number, number>();
+    // Processes of modules loaded from a path (those that can have versions), by version.
+    const byVersion = new Map<string, { module: string; version: string; count: number }>();
     let queued = 0;
     let memory = 0;
     let fuel = this.#fuelOfEnded;
@@ -62,6 +65,19 @@ export class RuntimeStats {
       queued += measured.queuedMessages ?? 0;
       memory += measured.memorySize ?? 0;
       fuel += measured.fuelUsed ?? 0;
+      const module = measured.module;
+      if (module?.lineage) {
+        const key = `${module.displayName}\0${module.version}`;
+        const entry = byVersion.get(key);
+        if (entry) entry.count++;
+        else {
+          byVersion.set(key, {
+            module: module.displayName,
+            version: String(module.version),
+            count: 1,
+          });
+        }
+      }
     }
     metrics.set("lunatic.process.environment.count", alive.size);
     for (const [id, count] of alive) {
@@ -69,6 +85,9 @@ export class RuntimeStats {
     }
     for (const [id, count] of this.#spawned) {
       metrics.increment("lunatic.process.spawned", count, { environment_id: String(id) });
+    }
+    for (const { module, version, count } of byVersion.values()) {
+      metrics.set("lunatic.process.alive.by_version", count, { module, version });
     }
     metrics.increment("lunatic.process.messages.send", this.messagesSent);
     metrics.set("lunatic.process.messages.outstanding", queued);

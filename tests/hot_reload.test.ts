@@ -193,6 +193,24 @@ Deno.test("hot: a supervisor upgrades itself and restarts its worker on the new 
   assert.equal(await who("supervisor"), `supervisor v2 pid ${root.id}`); // same PID, new code
   assert.equal(await who("worker"), before); // the running worker keeps its version
 
+  // The observer's table and the Prometheus metrics say which version each process runs.
+  const { processRows } = await import("../runtime/observer/snapshot.ts");
+  const versionOf = (name: string) => {
+    const id = Number(root.environment.registry.get(name)!.processId);
+    return processRows(runtime.runtime).find((row) => row.id === id)?.version;
+  };
+  assert.equal(versionOf("supervisor"), 2);
+  assert.equal(versionOf("worker"), 1);
+  const scraped = runtime.runtime.stats.snapshot(runtime.runtime.live).render();
+  assert.match(
+    scraped,
+    /^lunatic_process_alive_by_version\{module="hot_counter\.wasm",version="1"\} 1$/m,
+  );
+  assert.match(
+    scraped,
+    /^lunatic_process_alive_by_version\{module="hot_counter\.wasm",version="2"\} 1$/m,
+  );
+
   // The worker crashes: the upgraded supervisor restarts it from the module it runs now.
   const workerId = root.environment.registry.get("worker")!.processId;
   root.environment.get(workerId)!.deliver(

@@ -90,7 +90,7 @@ Deno.test("--prometheus-http serves the guest's counter, gauge and histogram and
   }
 });
 
-Deno.test("metrics: names as lunatic's exporter sanitizes them, labels escaped, failures by reason class", () => {
+Deno.test("metrics: names as lunatic's exporter sanitizes them, labels escaped, failures by reason class, series keyed exactly", () => {
   assert.equal(
     sanitizeMetricName("lunatic::metrics_example::counter"),
     "lunatic::metrics_example::counter",
@@ -106,6 +106,17 @@ Deno.test("metrics: names as lunatic's exporter sanitizes them, labels escaped, 
   registry.increment("a.b", 2, { reason: 'say "hi"\nnow' });
   registry.set("a.b", 5); // a name keeps the kind it was first used as
   assert.equal(registry.render(), '# TYPE a_b counter\na_b{reason="say \\"hi\\"\\nnow"} 2\n');
+
+  // Label sets that would read alike joined as text stay separate series; `:` is not allowed
+  // in a label name (only in metric names).
+  const series = new MetricsRegistry();
+  series.set("g", 1, { a: "x,b=y" });
+  series.set("g", 2, { a: "x", b: "y" });
+  series.set("g", 3, { "ns:key": "v" });
+  assert.equal(
+    series.render(),
+    '# TYPE g gauge\ng{a="x,b=y"} 1\ng{a="x",b="y"} 2\ng{ns_key="v"} 3\n',
+  );
 });
 
 Deno.test("--prometheus-http without --prometheus, or with a bad address, is a usage error", async () => {

@@ -91,9 +91,9 @@ Deno.test("observer: the page in headless Chromium shows the ring, a process on 
     );
     assert.deepEqual(
       await browser.evaluate(
-        "[...document.querySelector('#processes tr').children].map((c) => c.textContent).slice(0, 4)",
+        "[...document.querySelector('#processes tr').children].map((c) => c.textContent).slice(0, 5)",
       ),
-      ["1", "1", "ring.wasm", "waiting"],
+      ["1", "1", "ring.wasm", "v1", "waiting"],
     );
 
     // A click shows the process in detail.

@@ -53,7 +53,7 @@ export const OBSERVER_PAGE = `<!doctype html>
   <section><h2>Links and monitors</h2><svg id="graph" viewBox="-200 -170 400 340"></svg><div class="muted" id="graph-summary"></div></section>
   <section id="details"><h2>Process</h2><div class="muted" id="details-empty">Click a process in the table.</div><pre id="details-body"></pre><button id="kill" hidden>Kill</button></section>
   <section class="wide"><h2>Processes</h2><div class="table"><table>
-    <thead><tr><th>env</th><th>id</th><th>module</th><th>state</th><th>mailbox</th><th>memory</th><th>fuel</th><th>uptime</th><th>links</th><th>monitors</th></tr></thead>
+    <thead><tr><th>env</th><th>id</th><th>module</th><th>version</th><th>state</th><th>mailbox</th><th>memory</th><th>fuel</th><th>uptime</th><th>links</th><th>monitors</th></tr></thead>
     <tbody id="processes"></tbody></table></div></section>
 </main>
 <script>
@@ -109,7 +109,7 @@ function drawTable(data) {
   $("environments").textContent = new Set(data.processes.map((p) => p.environment)).size + " environments";
   $("processes").innerHTML = data.processes.map((p) => {
     const key = p.environment + "/" + p.id;
-    return '<tr data-key="' + key + '"' + (key === selected ? ' class="selected"' : "") + "><td>" + p.environment + "</td><td>" + p.id + "</td><td>" + esc(p.module) + "</td><td>" + p.state + "</td><td>" + p.mailbox + "</td><td>" + fmtBytes(p.memory) + "</td><td>" + p.fuel.toLocaleString() + "</td><td>" + fmtTime(p.uptimeMs) + "</td><td>" + p.links + "</td><td>" + p.monitors + "</td></tr>";
+    return '<tr data-key="' + key + '"' + (key === selected ? ' class="selected"' : "") + "><td>" + p.environment + "</td><td>" + p.id + "</td><td>" + esc(p.module) + "</td><td>" + (p.version === null ? "" : "v" + p.version) + "</td><td>" + p.state + "</td><td>" + p.mailbox + "</td><td>" + fmtBytes(p.memory) + "</td><td>" + p.fuel.toLocaleString() + "</td><td>" + fmtTime(p.uptimeMs) + "</td><td>" + p.links + "</td><td>" + p.monitors + "</td></tr>";
   }).join("");
 }
 

@@ -10,6 +10,8 @@ export interface ProcessRow {
   environment: number;
   id: number;
   module: string;
+  /** The version of its module it runs (runtime/hot.ts); null for a native process. */
+  version: number | null;
   state: string;
   mailbox: number;
   memory: number;
@@ -21,7 +23,7 @@ export interface ProcessRow {
 
 /** What wasm and native processes have beyond ProcessEndpoint (read where present). */
 interface Observable extends ProcessEndpoint {
-  module?: { displayName: string };
+  module?: { displayName: string; version: number };
   state?: string;
   queuedMessages?: number;
   memorySize?: number;
@@ -44,6 +46,7 @@ function row(process: Observable, now: number): ProcessRow {
     environment: process.environment.id,
     id: process.id,
     module: process.module?.displayName ?? "(native)",
+    version: process.module?.version ?? null,
     state: process.state ?? "native",
     mailbox: process.queuedMessages ?? 0,
     memory: process.memorySize ?? 0,
