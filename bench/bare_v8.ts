@@ -31,6 +31,8 @@ const SPAWNED = guest("bare_spawned");
 const RING_NODE = guest("bare_ring_node");
 const SPAWN_GUEST = guest("bench_spawn");
 const RING_GUEST = guest("bench_ring");
+/** The C ring's hop as its seven lunatic calls alone (tests/guests/bare_c_ring_calls.wat). */
+const C_RING_CALLS = guest("bare_c_ring_calls");
 
 export async function bareV8(name: string, numbers: number[]): Promise<Record<string, unknown>> {
   if (name === "spawn") {
@@ -63,6 +65,10 @@ export async function bareV8(name: string, numbers: number[]): Promise<Record<st
   if (name === "ring") {
     const [n, m] = numbers;
     return { processes: n, messages: m, ns_per_message: await ringMs(n, m) * 1e6 / m };
+  }
+  if (name === "c-ring-calls") {
+    const [n, m] = numbers;
+    return { processes: n, messages: m, ns_per_message: await cRingCallsMs(n, m) * 1e6 / m };
   }
   if (name === "rust-spawn") {
     const [n] = numbers;
@@ -128,6 +134,65 @@ async function ringMs(n: number, m: number): Promise<number> {
   const elapsed = performance.now() - started;
   for (const resume of waiting) resume?.(0);
   await Promise.all(runs);
+  return elapsed;
+}
+
+/**
+ * {@link ringMs} with the C ring's calls per hop (receive, read_data twice, create_data,
+ * write_data twice, send, with their i64 arguments), each doing nothing but what passes the
+ * token on: the part of a C ring hop that is V8's calls alone.
+ */
+async function cRingCallsMs(n: number, m: number): Promise<number> {
+  const module = new WebAssembly.Module(C_RING_CALLS);
+  const waiting: (((v: number) => void) | null)[] = new Array(n).fill(null);
+  const pending = new Array<number>(n).fill(0);
+  pending[0] = 1;
+  let hops = 0;
+  let tags = 0n;
+  let finished!: () => void;
+  const done = new Promise<void>((resolve) => finished = resolve);
+  const imports = (self: number) => ({
+    h: <Record<string, WebAssembly.ImportValue>> {
+      read_data: (_ptr: number, len: number) => len,
+      write_data: (_ptr: number, len: number) => len,
+      create_data: (tag: bigint, _capacity: bigint) => {
+        tags += tag;
+      },
+      send: (to: bigint) => {
+        if (++hops === m) {
+          finished();
+          return 0;
+        }
+        const next = Number(to);
+        const resume = waiting[next];
+        if (resume !== null) {
+          waiting[next] = null;
+          resume(1);
+        } else pending[next]++;
+        return 0;
+      },
+      receive: new Suspending((_tags: number, _count: number, _timeout: bigint) => {
+        if (pending[self] > 0) {
+          pending[self]--;
+          return 1;
+        }
+        return new Promise<number>((resolve) => waiting[self] = resolve);
+      }),
+    },
+  });
+  const nodes = Array.from(
+    { length: n },
+    (_, self) => new WebAssembly.Instance(module, imports(self)),
+  );
+  const started = performance.now();
+  const runs = nodes.map((node, i) =>
+    promising(node.exports.run as (next: bigint) => void)(BigInt((i + 1) % n))
+  );
+  await done;
+  const elapsed = performance.now() - started;
+  for (const resume of waiting) resume?.(0);
+  await Promise.all(runs);
+  if (tags !== 2n * BigInt(m)) throw new Error(`c-ring-calls: ${tags} tags`);
   return elapsed;
 }
 

@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
 import { V8_FLAGS_ARGUMENT } from "../runtime/v8_flags.ts";
+import { machineDescription } from "./machine.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const { values: options } = parseArgs({
@@ -184,6 +185,7 @@ const cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/
   "unknown CPU";
 const ratio = median(ours.map((o, i) => o.roundTripNs / erlang[i].roundTripNs));
 console.log(`\n${cpu}, ${navigator.hardwareConcurrency} cores; ${RUNS} rounds, medians\n`);
+console.log(`machine: ${await machineDescription()}; ${new Date().toISOString().slice(0, 10)}\n`);
 console.log("| two nodes, one machine | lunatic for Deno | Erlang/OTP | ratio |");
 console.log("| --- | --- | --- | --- |");
 console.log(

@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import * as net from "node:net";
 import { Buffer } from "node:buffer";
 import { V8_FLAGS_ARGUMENT } from "../runtime/v8_flags.ts";
+import { machineDescription } from "./machine.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -372,6 +373,7 @@ if (PARTS.has("idle")) {
       `${serve} | | |`,
   );
 }
+console.log(`\nmachine: ${await machineDescription()}; ${new Date().toISOString().slice(0, 10)}`);
 console.log(`\n${rows.join("\n")}`);
 if (errors.length > 0) console.log(`\nwrk reported errors:\n  ${errors.join("\n  ")}`);
 await Deno.remove(erlangDir, { recursive: true });

@@ -192,6 +192,33 @@ Deno.test("lunatic::wasi: args (the first added is argv[0]), env vars and a preo
   });
 });
 
+Deno.test("a config's WASI view, shared by its processes, follows edits between spawns; -1 children see their parent's", async () => {
+  await withDirectory(async (dir) => {
+    const { stdout, outcome } = await scenario("wasi_config_edited", { args: [dir], dirs: [dir] });
+    assert.deepEqual(outcome, { kind: "normal" });
+    const before = ["show_wasi: argc=1 [one]", "show_wasi: envc=1 [A=1]"];
+    const after = [
+      "show_wasi: argc=2 [one] [two]",
+      "show_wasi: envc=2 [A=1] [B=2]",
+      "show_wasi: preopen fd 3 = <dir>/sub",
+      "show_wasi: <dir>/sub/hello.txt says hi there",
+    ];
+    assert.deepEqual(outputLines(stdout.replaceAll(dir, "<dir>")), [
+      ...before,
+      "root: process 2 ended",
+      "root: edited the config",
+      ...after,
+      "root: process 3 ended",
+      // the two children of process 4, spawned with its config (-1); await_death says "root"
+      ...after,
+      "root: process 5 ended",
+      ...after,
+      "root: process 6 ended",
+      "root: process 4 ended",
+    ]);
+  });
+});
+
 Deno.test("config_preopen_dir outside the caller's preopens traps", async () => {
   const { stdout, outcome } = await scenario("preopen_outside");
   assert.deepEqual(outputLines(stdout), ["root: preopening /etc"]);

@@ -13,6 +13,7 @@
  *   memory_limit     max_memory bounds memory.grow; a limit below the initial size fails spawn
  *   escalate         a child cannot grant permissions it lacks or raise memory/fuel limits
  *   wasi_config      lunatic::wasi: args (first = argv[0]), env vars, preopens
+ *   wasi_config_edited  the same config edited between spawns, and -1 children of it
  *   preopen_outside  config_preopen_dir outside the caller's preopens traps
  *   preopen_missing  a preopened directory that does not exist makes spawn trap
  *
@@ -374,6 +375,32 @@ LUNATIC_EXPORT("wasi_config") void wasi_config(void) {
     preopen(config, sub); /* inside the root's preopen `dir` */
     printf("root: preopened <dir>/sub\n");
     await_death(spawn_with(config, "show_wasi", 0));
+}
+
+/* Spawns two children with its own config (-1), one after the other. */
+LUNATIC_EXPORT("show_wasi_twice_inherited") void show_wasi_twice_inherited(int32_t unused) {
+    (void)unused;
+    await_death(spawn_with(LUNATIC_INHERIT_CONFIG, "show_wasi", 0));
+    await_death(spawn_with(LUNATIC_INHERIT_CONFIG, "show_wasi", 0));
+}
+
+/* A config's WASI view is encoded once and shared (host/wasi/state.ts): an edit after a spawn
+ * must still reach the next spawn, and -1 children must see their parent's view. */
+LUNATIC_EXPORT("wasi_config_edited") void wasi_config_edited(void) {
+    char *dir = root_arg();
+    char sub[512];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    int64_t config = create_config();
+    add_string_arg(config, "one");
+    add_env(config, "A", "1");
+    await_death(spawn_with(config, "show_wasi", 0));
+    add_string_arg(config, "two");
+    add_env(config, "B", "2");
+    preopen(config, sub);
+    printf("root: edited the config\n");
+    await_death(spawn_with(config, "show_wasi", 0));
+    config_set_can_spawn_processes(config, 1);
+    await_death(spawn_with(config, "show_wasi_twice_inherited", 0));
 }
 
 LUNATIC_EXPORT("preopen_outside") void preopen_outside(void) {
