@@ -245,6 +245,42 @@ Deno.test("control: a node that stops asking leaves the list after the timeout",
   });
 });
 
+Deno.test("control: registrations are bounded: a silent one is forgotten after its TTL, and past the limit registering answers 503", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "control_" });
+  const clock = { now: 1_000_000 };
+  const control = await ControlServer.start({
+    store: ControlStore.open(stateDir),
+    registrationTtlMs: 60_000,
+    maxRegistrations: 2,
+    now: () => clock.now,
+  });
+  try {
+    const silent = await register(control);
+    const active = await register(control);
+    await call(control, "POST", "/started", {
+      node: silent,
+      body: { node_address: "127.0.0.1:1", attributes: {} },
+    });
+    const name = crypto.randomUUID();
+    const full = await call(control, "POST", "/", {
+      body: { node_name: name, csr_pem: createCertificateRequest(generateKeyPair(), [name]) },
+    });
+    assert.equal(full.status, 503);
+    assert.equal(full.body.code, "too_many_registrations");
+
+    clock.now += 40_000;
+    await call(control, "GET", "/nodes", { node: active }); // active speaks; silent does not
+    clock.now += 40_000; // silent: 80 s without a word, over the 60 s TTL
+    const third = await register(control); // room again: the silent one is forgotten
+    assert.equal((await call(control, "GET", "/nodes", { node: silent })).status, 401);
+    assert.equal((await call(control, "GET", "/nodes", { node: active })).status, 200);
+    assert.equal((await call(control, "GET", "/nodes", { node: third })).status, 200);
+  } finally {
+    await control.close();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
 Deno.test("control: authentication errors have lunatic's codes", async () => {
   await withControl(async (control) => {
     const node = await register(control);

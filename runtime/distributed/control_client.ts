@@ -206,12 +206,14 @@ export class ControlClient {
 
 async function call(url: string, init: RequestInit): Promise<unknown> {
   let response: Response;
+  let text: string;
   try {
     response = await fetch(url, { ...init, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+    // The body too: the connection can drop, or the timeout fire, while it arrives.
+    text = await response.text();
   } catch (error) {
     throw new ControlError(`control at ${url} cannot be reached: ${(error as Error).message}`);
   }
-  const text = await response.text();
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -16,6 +16,9 @@
  * has made no request for `nodeTimeoutMs` (nodes poll /nodes every 5 s) leaves the list, a
  * name that a live node holds cannot be registered again by another key, and `/stopped`
  * stops the node that sent it (lunatic's stops the node whose ID equals its registration's).
+ * Registrations are bounded (lunatic keeps every one forever): one silent for
+ * `registrationTtlMs` (10 min) is forgotten with its node, a stopped node's record goes at
+ * once, and past `maxRegistrations` (10,000) live ones registration answers 503.
  */
 import { getLogger } from "@logtape/logtape";
 import type { ControlStore } from "./control_store.ts";
@@ -33,6 +36,10 @@ export interface ControlServerOptions {
   port?: number;
   /** How long a node may stay silent before it leaves the list (default 15 s). */
   nodeTimeoutMs?: number;
+  /** How long a silent registration (and its node) is kept (default 10 min). */
+  registrationTtlMs?: number;
+  /** At most this many registrations at once (default 10,000). */
+  maxRegistrations?: number;
   /** The clock, in milliseconds (tests pass their own). */
   now?: () => number;
 }
@@ -73,6 +80,8 @@ export class ControlServer {
   readonly #store: ControlStore;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #nodeTimeoutMs: number;
+  readonly #registrationTtlMs: number;
+  readonly #maxRegistrations: number;
   readonly #now: () => number;
   readonly #registrations = new Map<string, Registration>(); // by token
   readonly #nodes = new Map<number, NodeRecord>();
@@ -84,6 +93,8 @@ export class ControlServer {
     this.#store = options.store;
     this.#server = server;
     this.#nodeTimeoutMs = options.nodeTimeoutMs ?? 15_000;
+    this.#registrationTtlMs = options.registrationTtlMs ?? 10 * 60_000;
+    this.#maxRegistrations = options.maxRegistrations ?? 10_000;
     this.#now = options.now ?? Date.now;
     const { hostname, port } = server.addr;
     this.address = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
@@ -209,6 +220,14 @@ export class ControlServer {
       this.#stop(other);
       this.#registrations.delete(token);
     }
+    this.#pruneSilent();
+    if (this.#registrations.size >= this.#maxRegistrations) {
+      throw new ApiError(
+        503,
+        "too_many_registrations",
+        `control holds ${this.#registrations.size} registrations, its limit`,
+      );
+    }
     const token = encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)));
     this.#registrations.set(token, {
       nodeName,
@@ -300,6 +319,18 @@ export class ControlServer {
     if (node !== undefined && !node.stopped) {
       node.stopped = true;
       log.info("node {id} stopped", { id: node.id });
+    }
+    // Its ID is never given again; the record has nothing more to say.
+    this.#nodes.delete(registration.nodeId);
+  }
+
+  /** Forgets registrations (and their nodes) silent for longer than the TTL. */
+  #pruneSilent(): void {
+    const oldest = this.#now() - this.#registrationTtlMs;
+    for (const [token, registration] of this.#registrations) {
+      if (registration.lastSeen >= oldest) continue;
+      this.#stop(registration);
+      this.#registrations.delete(token);
     }
   }
 

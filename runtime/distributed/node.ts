@@ -83,7 +83,7 @@ export class ClusterNode {
       certPem: registration.certPem,
       caPem: registration.rootCertPem,
       connectTimeoutMs: options.connectTimeoutMs,
-      handle: (request) => this.#handle(request),
+      handle: (request, peer) => this.#handleFrom(request, peer),
       onDisconnect: (peer) => this.#disconnected(peer),
     });
     this.#signals = new RemoteSignals(
@@ -309,6 +309,38 @@ export class ClusterNode {
     }
   }
 
+  /**
+   * Answers a request that came over the network from the node whose certificate names it
+   * `peer`. Signals name the node they come from (`fromNode`): it must be that node, or one
+   * node could cut or fake the links of another's processes.
+   */
+  async #handleFrom(request: Request, peer: string): Promise<Response> {
+    if ("fromNode" in request) {
+      let claimed: NodeInfo | null = null;
+      try {
+        claimed = await this.#control.node(request.fromNode);
+      } catch {
+        // control unreachable: the claim cannot be checked, so it is refused below
+      }
+      if (claimed?.name.toLowerCase() !== peer.toLowerCase()) {
+        log.warn("node {peer} sent a {kind} that claims to come from node {claimed}", {
+          peer,
+          kind: request.kind,
+          claimed: String(request.fromNode),
+        });
+        return {
+          kind: "Error",
+          error: {
+            kind: "Unexpected",
+            message: `${request.kind} names node ${request.fromNode} as its sender, ` +
+              `but came from node ${peer}`,
+          },
+        };
+      }
+    }
+    return await this.#handle(request);
+  }
+
   /** Answers another node's request (or this node's own, short-circuited). */
   async #handle(request: Request): Promise<Response> {
     switch (request.kind) {
@@ -348,7 +380,12 @@ export class ClusterNode {
     } catch (error) {
       return unexpected((error as Error).message);
     }
-    const module = await this.#module(request.moduleId, request.environmentId);
+    let module: LunaticModule | null;
+    try {
+      module = await this.#module(request.moduleId, request.environmentId);
+    } catch (error) {
+      return unexpected(`module ${request.moduleId}: ${(error as Error).message}`);
+    }
     if (module === null) return { kind: "Error", error: { kind: "ModuleNotFound" } };
     const args: EntryArgument[] = [];
     for (const param of request.params) {
@@ -384,7 +421,12 @@ export class ClusterNode {
     return environment;
   }
 
-  /** The module control knows as `id`, fetched and compiled once; null if control has none. */
+  /**
+   * The module control knows as `id`, fetched and compiled once; null if control has none.
+   * Throws (naming why) when control cannot be asked or the bytes do not compile. Only a
+   * compiled module stays cached: a module that control lacks now may be uploaded later, and
+   * control may be back for the next spawn.
+   */
   #module(id: bigint, environmentId: bigint): Promise<LunaticModule | null> {
     let module = this.#modules.get(id);
     if (module === undefined) {
@@ -398,13 +440,14 @@ export class ClusterNode {
         );
         compiled.clusterModuleId = id;
         return compiled;
-      })().catch((error) => {
-        // Not cached: control may have been unreachable, and a later spawn may succeed.
+      })();
+      this.#modules.set(id, module);
+      module.then((found) => {
+        if (found === null) this.#modules.delete(id);
+      }, (error) => {
         this.#modules.delete(id);
         log.warn("cannot get module {id} from control: {error}", { id, error: String(error) });
-        return null;
       });
-      this.#modules.set(id, module);
     }
     return module;
   }

@@ -49,18 +49,22 @@ export class RemoteSignals {
     processId: bigint,
     tag: bigint,
   ): Promise<number> {
+    // Recorded before the answer: the other process may end at once, and its Exited can be
+    // read in the same chunk as the Linked answer, or arrive on another connection, before
+    // this continues.
+    const entryKey = key(nodeId, processId);
+    const entry = { nodeId, processId, tag };
+    if (process.alive) this.#entry(this.#links, process).set(entryKey, entry);
     const response = await this.send(nodeId, {
       kind: "Link",
       ...this.#end(process, processId),
       tag,
     });
-    if ("status" in response) return response.status;
-    if (response.kind === "Linked") {
-      if (process.alive) {
-        this.#entry(this.#links, process).set(key(nodeId, processId), { nodeId, processId, tag });
-      }
-      return 0;
+    if ("status" in response || response.kind !== "Linked") {
+      this.#forget(this.#links, process, entryKey, entry);
     }
+    if ("status" in response) return response.status;
+    if (response.kind === "Linked") return 0;
     // As with a local process that does not exist: an immediate link death.
     process.linkDied(-1, tag, "no_process", `${processId} on node ${nodeId}`);
     return 1;
@@ -73,14 +77,16 @@ export class RemoteSignals {
   }
 
   async monitor(process: ProcessEndpoint, nodeId: bigint, processId: bigint): Promise<number> {
+    // Recorded before the answer, as link's entries are.
+    const entryKey = key(nodeId, processId);
+    const entry = { nodeId, processId };
+    if (process.alive) this.#entry(this.#monitoring, process).set(entryKey, entry);
     const response = await this.send(nodeId, { kind: "Monitor", ...this.#end(process, processId) });
-    if ("status" in response) return response.status;
-    if (response.kind === "Linked") {
-      if (process.alive) {
-        this.#entry(this.#monitoring, process).set(key(nodeId, processId), { nodeId, processId });
-      }
-      return 0;
+    if ("status" in response || response.kind !== "Linked") {
+      this.#forget(this.#monitoring, process, entryKey, entry);
     }
+    if ("status" in response) return response.status;
+    if (response.kind === "Linked") return 0;
     // Monitoring a process that does not exist: ProcessDied at once, as locally.
     process.deliver(new ProcessDiedMessage(processId));
     return 1;
@@ -230,6 +236,17 @@ export class RemoteSignals {
       fromNode: this.localNodeId(),
       fromProcess: BigInt(process.id),
     };
+  }
+
+  /** Removes `entry` from `process`'s table, unless something replaced it meanwhile. */
+  #forget<V>(
+    table: Map<ProcessEndpoint, Map<string, V>>,
+    process: ProcessEndpoint,
+    entryKey: string,
+    entry: V,
+  ): void {
+    const entries = table.get(process);
+    if (entries?.get(entryKey) === entry) entries.delete(entryKey);
   }
 
   #entry<V>(table: Map<ProcessEndpoint, Map<string, V>>, process: ProcessEndpoint): Map<string, V> {

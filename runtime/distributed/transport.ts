@@ -9,7 +9,8 @@
  * Failing fast: a connection attempt has `connectTimeoutMs` (1 s); after a failure the node
  * is not tried again for a backoff (100 ms, doubling to 5 s), and requests in between fail at
  * once with the same error. A frame that cannot be decoded closes its connection with a
- * logged reason; nothing else is affected.
+ * logged reason; nothing else is affected. A request or answer too big for a frame is refused
+ * where it is made (the other end would have to close the connection over it).
  */
 import * as tls from "node:tls";
 import { setImmediate } from "node:timers";
@@ -19,6 +20,7 @@ import {
   encodeRequest,
   encodeResponse,
   FrameReader,
+  MAX_FRAME_BYTES,
   type Request,
   type Response,
 } from "./wire.ts";
@@ -77,12 +79,16 @@ class Connection {
   request(request: Request): Promise<Response> {
     if (this.#closed) return Promise.reject(new ConnectionError(`node ${this.peer}: closed`));
     const msgId = this.#nextMsgId++;
+    const frame = encodeRequest(msgId, request);
+    if (frame.length - 4 > MAX_FRAME_BYTES) {
+      return Promise.reject(new ConnectionError(tooBig(`a ${request.kind} request`, frame)));
+    }
     return new Promise((resolve, reject) => {
       const deadline = Date.now() + (this.options.requestTimeoutMs ?? 30_000);
       this.#pending.set(msgId, { resolve, reject, deadline });
       // One sweep a second instead of a timer per request (two timer operations a message).
       this.#sweeper ??= setInterval(() => this.#expire(), 1_000);
-      this.#write(encodeRequest(msgId, request));
+      this.#write(frame);
     });
   }
 
@@ -137,7 +143,14 @@ class Connection {
     } catch (error) {
       response = { kind: "Error", error: { kind: "Unexpected", message: String(error) } };
     }
-    if (!this.#closed) this.#write(encodeResponse(msgId, response));
+    if (this.#closed) return;
+    let frame = encodeResponse(msgId, response);
+    if (frame.length - 4 > MAX_FRAME_BYTES) {
+      const message = tooBig(`the answer to a ${request.kind} request`, frame);
+      log.warn("node {peer}: {message}", { peer: this.peer, message });
+      frame = encodeResponse(msgId, { kind: "Error", error: { kind: "Unexpected", message } });
+    }
+    this.#write(frame);
   }
 
   /**
@@ -194,6 +207,8 @@ export class NodeTransport {
   readonly #dialing = new Map<string, Promise<Connection>>();
   readonly #backoff = new Map<string, { until: number; delay: number; error: string }>();
   #server: tls.Server | null = null;
+  /** Set by close(): nothing is dialed or accepted any more. */
+  #closed = false;
 
   constructor(options: TransportOptions) {
     this.#options = options;
@@ -208,6 +223,10 @@ export class NodeTransport {
       requestCert: true,
       rejectUnauthorized: true,
     }, (socket) => {
+      if (this.#closed) {
+        socket.destroy();
+        return;
+      }
       const peer = peerName(socket);
       if (peer === null) {
         log.warn("refusing a connection whose certificate names no node");
@@ -225,6 +244,10 @@ export class NodeTransport {
       server.once("error", reject);
       server.listen(port, hostname, () => {
         server.off("error", reject);
+        // Later errors (too many open files on accept, ...) are logged; the node serves on.
+        server.on("error", (error: Error) => {
+          log.warn("node listener: {reason}", { reason: error.message });
+        });
         resolve((server.address() as { port: number }).port);
       });
     });
@@ -242,6 +265,9 @@ export class NodeTransport {
   }
 
   #connection(peer: PeerAddress): Promise<Connection> {
+    if (this.#closed) {
+      return Promise.reject(new ConnectionError(`node ${peer.name}: this node is shutting down`));
+    }
     const open = this.#connections.get(peer.name);
     if (open !== undefined) return Promise.resolve(open);
     const dialing = this.#dialing.get(peer.name);
@@ -252,6 +278,10 @@ export class NodeTransport {
     }
     const attempt = this.#dial(peer).then((connection) => {
       this.#backoff.delete(peer.name);
+      if (this.#closed) {
+        connection.close("node shutting down");
+        throw new ConnectionError(`node ${peer.name}: this node is shutting down`);
+      }
       return this.#adopt(connection);
     }, (error: Error) => {
       const delay = Math.min((backoff?.delay ?? 50) * 2, 5_000);
@@ -308,6 +338,7 @@ export class NodeTransport {
 
   /** Stops accepting and closes every connection. */
   async close(): Promise<void> {
+    this.#closed = true;
     for (const connection of [...this.#connections.values()]) {
       connection.close("node shutting down");
     }
@@ -315,6 +346,10 @@ export class NodeTransport {
     this.#server = null;
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+function tooBig(what: string, frame: Uint8Array): string {
+  return `${what} of ${frame.length - 4} bytes is over the ${MAX_FRAME_BYTES}-byte frame limit`;
 }
 
 /** The node name a verified client certificate carries (its DNS subject alternative name). */
