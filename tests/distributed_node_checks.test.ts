@@ -164,7 +164,6 @@ Deno.test("remote signals: an Exited read before the answer to its Link still ki
     },
     deliver() {},
   } as unknown as ProcessEndpoint;
-  let signals!: RemoteSignals;
   // The other node answers Linked, but its Exited (the process ended at once) is handled
   // first, as when both arrive in one chunk.
   const send = (_nodeId: bigint, request: Request): Promise<Response> => {
@@ -181,7 +180,7 @@ Deno.test("remote signals: an Exited read before the answer to its Link still ki
     }
     return Promise.resolve({ kind: "Linked" });
   };
-  signals = new RemoteSignals(
+  const signals: RemoteSignals = new RemoteSignals(
     send,
     () => 1n,
     () => ({ get: () => process }) as unknown as Environment,
