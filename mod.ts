@@ -466,8 +466,18 @@ export class Registry {
     this.#environment = environment;
   }
 
-  /** Registers `process` under `name` (replacing what was there). */
+  /**
+   * Registers `process` under `name` (replacing what was there). The process must belong to
+   * this registry's environment: a name here would otherwise lead its guests to whatever
+   * process has that ID in theirs.
+   */
   put(name: string, process: Process): void {
+    if (endpointOf(process).environment !== this.#environment) {
+      throw new LunaticError(
+        `process ${process.id} is in environment ${process.environmentId}, ` +
+          `not in this registry's (${this.#environment.id})`,
+      );
+    }
     this.#environment.registry.set(name, { nodeId: 0n, processId: process.id });
   }
 

@@ -14,6 +14,7 @@ import { matchesTags } from "./mailbox.ts";
 import { DataMessage, type Message, ProcessDiedMessage } from "./message.ts";
 import type { ProcessOutcome } from "./process.ts";
 import type { Runtime } from "./runtime.ts";
+import { after } from "./timers.ts";
 
 /** What a native process receives. */
 export type NativeSignal =
@@ -51,7 +52,7 @@ interface Waiter {
   tags: readonly bigint[] | null;
   resolve(signal: NativeSignal): void;
   reject(error: Error): void;
-  timer: ReturnType<typeof setTimeout> | null;
+  cancelTimer: (() => void) | null;
 }
 
 /** The tag a signal matches tag lists with: data and link deaths carry one, ProcessDied none. */
@@ -128,14 +129,19 @@ export class NativeProcess implements ProcessEndpoint {
     }
     const index = this.#queue.findIndex((signal) => matchesTags(tags, tagOf(signal)));
     if (index !== -1) return Promise.resolve(this.#queue.splice(index, 1)[0]);
+    if (timeoutMs !== null && Number.isNaN(timeoutMs)) {
+      return Promise.reject(new RangeError("receive: timeoutMs is NaN"));
+    }
+    if (timeoutMs === Infinity) timeoutMs = null;
     if (timeoutMs !== null && timeoutMs <= 0) return Promise.resolve({ kind: "timeout" });
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { tags, resolve, reject, timer: null };
+      const waiter: Waiter = { tags, resolve, reject, cancelTimer: null };
       if (timeoutMs !== null) {
-        waiter.timer = setTimeout(() => {
+        // `after` re-arms past setTimeout's 2^31-1 ms, which would otherwise fire at once.
+        waiter.cancelTimer = after(timeoutMs, () => {
           this.#waiter = null;
           resolve({ kind: "timeout" });
-        }, timeoutMs);
+        });
       }
       this.#waiter = waiter;
     });
@@ -170,7 +176,7 @@ export class NativeProcess implements ProcessEndpoint {
     const waiter = this.#waiter;
     if (waiter !== null && matchesTags(waiter.tags, tagOf(signal))) {
       this.#waiter = null;
-      if (waiter.timer !== null) clearTimeout(waiter.timer);
+      waiter.cancelTimer?.();
       waiter.resolve(signal);
     } else {
       this.#queue.push(signal);
@@ -228,7 +234,7 @@ export class NativeProcess implements ProcessEndpoint {
     const waiter = this.#waiter;
     this.#waiter = null;
     if (waiter !== null) {
-      if (waiter.timer !== null) clearTimeout(waiter.timer);
+      waiter.cancelTimer?.();
       waiter.reject(
         new NativeProcessKilled(this.id, outcome.kind === "failure" ? outcome.reason : "ended"),
       );

@@ -51,6 +51,35 @@ Deno.test("mod: each environment has its own ID, process IDs from 1 and registry
   assert.equal(b.registry.get("x"), undefined);
   a.registry.remove("x");
   assert.equal(a.registry.get("x"), undefined);
+  // A process of another environment has no place in this one's registry.
+  assert.throws(
+    () => a.registry.put("y", native),
+    (error: unknown) =>
+      error instanceof LunaticError &&
+      /process 1 is in environment \d+, not in this registry's \(\d+\)/.test(error.message),
+  );
+  assert.equal(a.registry.get("y"), undefined);
+});
+
+Deno.test("mod: a native receive with a timeout past setTimeout's range waits; Infinity is forever, NaN an error", async () => {
+  const environment = lunatic.createEnvironment();
+  const results: string[] = [];
+  const waiter = environment.spawnNative(async (self) => {
+    // 2^31 ms and more made setTimeout fire at once: the message sent after must still arrive.
+    const long = await self.receive({ timeoutMs: 2 ** 31 + 5 });
+    results.push(long.kind);
+    const forever = await self.receive({ timeoutMs: Infinity });
+    results.push(forever.kind);
+    await assert.rejects(self.receive({ timeoutMs: NaN }), RangeError);
+  });
+  environment.spawnNative(async (self) => {
+    await self.receive({ timeoutMs: 20 }); // gives the waiter time to block
+    waiter.send(new Uint8Array([1]));
+    await self.receive({ timeoutMs: 20 });
+    waiter.send(new Uint8Array([2]));
+  });
+  assert.deepEqual(await waiter.exited, { kind: "normal" });
+  assert.deepEqual(results, ["data", "data"]);
 });
 
 Deno.test("mod: a native process and a guest exchange messages both ways, with tags", async () => {
