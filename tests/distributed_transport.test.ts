@@ -120,19 +120,23 @@ Deno.test("wire: every request and response survives the trip; bad payloads are 
     },
     { kind: "Exists", environmentId: 1n, processId: 2n },
   ];
-  const reader = new FrameReader();
   const stream = new Uint8Array(
     requests.flatMap((request, i) => [...encodeRequest(BigInt(i), request)]),
   );
-  // Delivered in 7-byte pieces: frames are cut where their lengths say.
-  const payloads: Uint8Array[] = [];
-  for (let at = 0; at < stream.length; at += 7) {
-    payloads.push(...reader.push(stream.subarray(at, at + 7)));
+  // Delivered a byte at a time, in 7-byte pieces (lengths and payloads split across reads)
+  // and all at once (payloads are views of the read): frames are cut where their lengths say.
+  for (const piece of [1, 7, stream.length]) {
+    const reader = new FrameReader();
+    const payloads: Uint8Array[] = [];
+    for (let at = 0; at < stream.length; at += piece) {
+      payloads.push(...reader.push(stream.slice(at, at + piece)));
+    }
+    assert.deepEqual(
+      payloads.map((payload) => decodePayload(payload)),
+      requests.map((request, i) => ({ msgId: BigInt(i), request })),
+      `in pieces of ${piece}`,
+    );
   }
-  assert.deepEqual(
-    payloads.map((payload) => decodePayload(payload)),
-    requests.map((request, i) => ({ msgId: BigInt(i), request })),
-  );
   assert.deepEqual(
     decodePayload(encodeResponse(u64Max, { kind: "Exists", exists: true }).subarray(4)),
     {

@@ -17,12 +17,12 @@ import { setImmediate } from "node:timers";
 import { getLogger } from "@logtape/logtape";
 import {
   decodePayload,
-  encodeRequest,
-  encodeResponse,
   FrameReader,
   MAX_FRAME_BYTES,
   type Request,
+  requestPayload,
   type Response,
+  responsePayload,
 } from "./wire.ts";
 import type { KeyPair } from "./x509.ts";
 
@@ -62,8 +62,12 @@ class Connection {
   readonly #pending = new Map<bigint, Pending>();
   #nextMsgId = 1n;
   #closed = false;
-  /** Frames written in this turn of the event loop, sent together at its end. */
-  #outgoing: Uint8Array[] = [];
+  /**
+   * Frames written in this turn of the event loop, sent together at its end: laid out here
+   * as they go on the wire (one buffer, grown as needed, instead of an allocation per frame).
+   */
+  #outgoing = new Uint8Array(4096);
+  #outgoingLength = 0;
 
   constructor(
     readonly socket: tls.TLSSocket,
@@ -79,16 +83,16 @@ class Connection {
   request(request: Request): Promise<Response> {
     if (this.#closed) return Promise.reject(new ConnectionError(`node ${this.peer}: closed`));
     const msgId = this.#nextMsgId++;
-    const frame = encodeRequest(msgId, request);
-    if (frame.length - 4 > MAX_FRAME_BYTES) {
-      return Promise.reject(new ConnectionError(tooBig(`a ${request.kind} request`, frame)));
+    const payload = requestPayload(msgId, request);
+    if (payload.length > MAX_FRAME_BYTES) {
+      return Promise.reject(new ConnectionError(tooBig(`a ${request.kind} request`, payload)));
     }
+    this.#write(payload); // copied now: the payload is the encoder's buffer
     return new Promise((resolve, reject) => {
       const deadline = Date.now() + (this.options.requestTimeoutMs ?? 30_000);
       this.#pending.set(msgId, { resolve, reject, deadline });
       // One sweep a second instead of a timer per request (two timer operations a message).
       this.#sweeper ??= setInterval(() => this.#expire(), 1_000);
-      this.#write(frame);
     });
   }
 
@@ -144,13 +148,13 @@ class Connection {
       response = { kind: "Error", error: { kind: "Unexpected", message: String(error) } };
     }
     if (this.#closed) return;
-    let frame = encodeResponse(msgId, response);
-    if (frame.length - 4 > MAX_FRAME_BYTES) {
-      const message = tooBig(`the answer to a ${request.kind} request`, frame);
+    let payload = responsePayload(msgId, response);
+    if (payload.length > MAX_FRAME_BYTES) {
+      const message = tooBig(`the answer to a ${request.kind} request`, payload);
       log.warn("node {peer}: {message}", { peer: this.peer, message });
-      frame = encodeResponse(msgId, { kind: "Error", error: { kind: "Unexpected", message } });
+      payload = responsePayload(msgId, { kind: "Error", error: { kind: "Unexpected", message } });
     }
-    this.#write(frame);
+    this.#write(payload);
   }
 
   /**
@@ -158,25 +162,33 @@ class Connection {
    * process sends right after (a reply, the next request) leave in one segment, which halves
    * the system calls and wake-ups of a request/reply between processes on two nodes.
    */
-  #write(frame: Uint8Array): void {
-    if (this.#outgoing.push(frame) === 1) setImmediate(this.#flush);
+  #write(payload: Uint8Array): void {
+    const start = this.#outgoingLength;
+    const end = start + 4 + payload.length;
+    if (end > this.#outgoing.length) {
+      const grown = new Uint8Array(Math.max(end, this.#outgoing.length * 2));
+      grown.set(this.#outgoing.subarray(0, start));
+      this.#outgoing = grown;
+    }
+    const out = this.#outgoing;
+    const length = payload.length;
+    out[start] = length & 0xff;
+    out[start + 1] = (length >>> 8) & 0xff;
+    out[start + 2] = (length >>> 16) & 0xff;
+    out[start + 3] = (length >>> 24) & 0xff;
+    out.set(payload, start + 4);
+    this.#outgoingLength = end;
+    if (start === 0) setImmediate(this.#flush);
   }
 
   readonly #flush = () => {
-    const frames = this.#outgoing;
-    this.#outgoing = [];
-    if (this.#closed || frames.length === 0) return;
-    if (frames.length === 1) {
-      this.socket.write(frames[0]);
-      return;
-    }
-    const joined = new Uint8Array(frames.reduce((sum, frame) => sum + frame.length, 0));
-    let at = 0;
-    for (const frame of frames) {
-      joined.set(frame, at);
-      at += frame.length;
-    }
-    this.socket.write(joined);
+    const length = this.#outgoingLength;
+    this.#outgoingLength = 0;
+    if (this.#closed || length === 0) return;
+    // A copy: the socket may hold on to what it is given until the write completes.
+    this.socket.write(this.#outgoing.slice(0, length));
+    // A burst's big buffer is not kept for the rest of the connection's life.
+    if (this.#outgoing.length > 1 << 20) this.#outgoing = new Uint8Array(4096);
   };
 
   /** Closes the connection: pending requests fail with `reason`. */
@@ -348,8 +360,8 @@ export class NodeTransport {
   }
 }
 
-function tooBig(what: string, frame: Uint8Array): string {
-  return `${what} of ${frame.length - 4} bytes is over the ${MAX_FRAME_BYTES}-byte frame limit`;
+function tooBig(what: string, payload: Uint8Array): string {
+  return `${what} of ${payload.length} bytes is over the ${MAX_FRAME_BYTES}-byte frame limit`;
 }
 
 /** The node name a verified client certificate carries (its DNS subject alternative name). */

@@ -170,12 +170,25 @@ function responseBody(response: Response): unknown {
   }
 }
 
+/**
+ * A request's payload (a frame without its length), as a view of the encoder's own buffer:
+ * valid until the next encode, so the caller copies it out at once (into its output).
+ */
+export function requestPayload(msgId: bigint, request: Request): Uint8Array {
+  return encoder.encodeSharedRef([u64(msgId), requestBody(request)]);
+}
+
+/** A response's payload, as {@link requestPayload} gives a request's. */
+export function responsePayload(msgId: bigint, response: Response): Uint8Array {
+  return encoder.encodeSharedRef([u64(msgId), responseBody(response)]);
+}
+
 export function encodeRequest(msgId: bigint, request: Request): Uint8Array<ArrayBuffer> {
-  return frame(encoder.encode([u64(msgId), requestBody(request)]));
+  return frame(requestPayload(msgId, request));
 }
 
 export function encodeResponse(msgId: bigint, response: Response): Uint8Array<ArrayBuffer> {
-  return frame(encoder.encode([u64(msgId), responseBody(response)]));
+  return frame(responsePayload(msgId, response));
 }
 
 /** A decoded payload: a request to answer or a response to a request of ours. */
@@ -351,7 +364,7 @@ export class FrameReader {
     for (;;) {
       if (this.#expected === -1) {
         if (this.#size < 4) break;
-        const length = new DataView(this.#take(4).buffer).getUint32(0, true);
+        const length = this.#takeLength();
         if (length > MAX_FRAME_BYTES) {
           throw new WireError(`a frame of ${length} bytes (at most ${MAX_FRAME_BYTES})`);
         }
@@ -364,19 +377,41 @@ export class FrameReader {
     return payloads;
   }
 
-  /** The next `count` received bytes, removed (copied only when they span chunks). */
-  #take(count: number): Uint8Array<ArrayBuffer> {
+  /** The next 4 bytes, removed, as a u32 LE (no allocation: this runs once per frame). */
+  #takeLength(): number {
+    let value = 0;
+    for (let i = 0; i < 4; i++) {
+      const head = this.#chunks[0];
+      value |= head[0] << (8 * i);
+      if (head.length === 1) this.#chunks.shift();
+      else this.#chunks[0] = head.subarray(1);
+    }
+    this.#size -= 4;
+    return value >>> 0;
+  }
+
+  /**
+   * The next `count` received bytes, removed: a view of the chunk when it holds them all (the
+   * usual case: one read, whole frames), a copy only when they span chunks.
+   */
+  #take(count: number): Uint8Array {
+    this.#size -= count;
+    const head = this.#chunks[0];
+    if (head.length >= count) {
+      if (head.length === count) this.#chunks.shift();
+      else this.#chunks[0] = head.subarray(count);
+      return head.subarray(0, count);
+    }
     const out = new Uint8Array(count);
     let filled = 0;
     while (filled < count) {
-      const head = this.#chunks[0];
-      const used = Math.min(head.length, count - filled);
-      out.set(head.subarray(0, used), filled);
+      const first = this.#chunks[0];
+      const used = Math.min(first.length, count - filled);
+      out.set(first.subarray(0, used), filled);
       filled += used;
-      if (used === head.length) this.#chunks.shift();
-      else this.#chunks[0] = head.subarray(used);
+      if (used === first.length) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(used);
     }
-    this.#size -= count;
     return out;
   }
 }
