@@ -117,6 +117,11 @@ export class ControlClient {
     return this.#nodes.get(id) ?? null;
   }
 
+  /** A node of the last refresh's list, without asking control (undefined: not on it). */
+  knownNode(id: bigint): NodeInfo | undefined {
+    return this.#nodes.get(id);
+  }
+
   /** A node by the name its certificate carries, if the list has it. */
   nodeNamed(name: string): NodeInfo | undefined {
     for (const node of this.#nodes.values()) if (node.name === name) return node;

@@ -294,11 +294,14 @@ export class ClusterNode {
     request: Request,
   ): Promise<Response | Failure> {
     if (nodeId === this.nodeId) return await this.#handle(request);
-    let peer: NodeInfo | null;
-    try {
-      peer = await this.#control.node(nodeId);
-    } catch (error) {
-      return { status: CONNECTION_ERROR, error: (error as Error).message };
+    // A node control listed at its last refresh needs no wait (one send, one lookup).
+    let peer: NodeInfo | null | undefined = this.#control.knownNode(nodeId);
+    if (peer === undefined) {
+      try {
+        peer = await this.#control.node(nodeId);
+      } catch (error) {
+        return { status: CONNECTION_ERROR, error: (error as Error).message };
+      }
     }
     if (peer === null) return { status: SPAWN_NODE_NOT_FOUND, error: `node ${nodeId} not found` };
     try {
