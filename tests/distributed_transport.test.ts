@@ -265,6 +265,58 @@ Deno.test("transport: an unreachable node fails within the connect timeout, then
   });
 });
 
+Deno.test("transport: two nodes that dial each other at once agree on one connection and retire the other", async () => {
+  await withTwoRegistrations(async (a, b) => {
+    const named = (client: ControlClient, served: string[]) =>
+      new NodeTransport({
+        key: client.registration.key,
+        certPem: client.registration.certPem,
+        caPem: client.registration.rootCertPem,
+        name: client.registration.nodeName,
+        retireGraceMs: 50,
+        handle: (request, peer) => {
+          served.push(`${request.kind} from ${peer}`);
+          return { kind: "Sent" };
+        },
+      });
+    const servedByA: string[] = [];
+    const servedByB: string[] = [];
+    const ta = named(a, servedByA);
+    const tb = named(b, servedByB);
+    const toA = {
+      name: a.registration.nodeName,
+      address: `127.0.0.1:${await ta.listen("127.0.0.1", 0)}`,
+    };
+    const toB = {
+      name: b.registration.nodeName,
+      address: `127.0.0.1:${await tb.listen("127.0.0.1", 0)}`,
+    };
+    const exists: Request = { kind: "Exists", environmentId: 1n, processId: 1n };
+    try {
+      // Both dial at once: for a moment each has two connections to the other.
+      await Promise.all([ta.request(toB, exists), tb.request(toA, exists)]);
+      for (
+        let i = 0;
+        i < 200 && (ta.openConnections(toB.name) + tb.openConnections(toA.name) > 2);
+        i++
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      // Had they kept different ones, each would have retired the other's: none would be left.
+      assert.equal(ta.openConnections(toB.name), 1);
+      assert.equal(tb.openConnections(toA.name), 1);
+      assert.deepEqual(await ta.request(toB, exists), { kind: "Sent" });
+      assert.deepEqual(await tb.request(toA, exists), { kind: "Sent" });
+      assert.equal(ta.openConnections(toB.name), 1); // no new dial: the kept one serves
+      assert.equal(servedByA.length, 2);
+      assert.equal(servedByB.length, 2);
+    } finally {
+      await ta.close();
+      await tb.close();
+    }
+  });
+});
+
 /** Opens a TLS connection (as `node`, or with no certificate), writes `bytes`, reports how it ended. */
 function rawTls(
   port: number,

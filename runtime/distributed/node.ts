@@ -83,6 +83,7 @@ export class ClusterNode {
       certPem: registration.certPem,
       caPem: registration.rootCertPem,
       connectTimeoutMs: options.connectTimeoutMs,
+      name: registration.nodeName,
       handle: (request, peer) => this.#handleFrom(request, peer),
       onDisconnect: (peer) => this.#disconnected(peer),
     });

@@ -8,7 +8,8 @@
  *
  * Failing fast: a connection attempt has `connectTimeoutMs` (1 s); after a failure the node
  * is not tried again for a backoff (100 ms, doubling to 5 s), and requests in between fail at
- * once with the same error. A frame that cannot be decoded closes its connection with a
+ * once with the same error. Two nodes that dial each other at once agree on one of the two
+ * connections and retire the other. A frame that cannot be decoded closes its connection with a
  * logged reason; nothing else is affected. A request or answer too big for a frame is refused
  * where it is made (the other end would have to close the connection over it).
  */
@@ -48,6 +49,13 @@ export interface TransportOptions {
   connectTimeoutMs?: number;
   /** How long a request waits for its answer. */
   requestTimeoutMs?: number;
+  /**
+   * This node's name (its certificate's). With it, two nodes that dialed each other at once
+   * agree on one connection to keep (the one dialed by the smaller name) and retire the other.
+   */
+  name?: string;
+  /** How long a retired connection must have been quiet before it closes (default 2 s). */
+  retireGraceMs?: number;
 }
 
 interface Pending {
@@ -69,11 +77,18 @@ class Connection {
   #outgoing = new Uint8Array(4096);
   #outgoingLength = 0;
 
+  /** Replaced by another connection to the same node: it takes no new requests. */
+  #retired = false;
+  /** When the other end last sent a request on it (performance.now()). */
+  #lastIncoming = 0;
+
   constructor(
     readonly socket: tls.TLSSocket,
     readonly peer: string,
     readonly transport: NodeTransport,
     readonly options: TransportOptions,
+    /** Whether this node dialed it (else the peer did). */
+    readonly dialedByUs: boolean,
   ) {
     socket.on("data", (chunk: Uint8Array) => this.#received(chunk));
     socket.on("error", (error: Error) => this.close(`${error.message}`));
@@ -135,17 +150,24 @@ class Connection {
         this.#pending.delete(incoming.msgId);
         pending.resolve(incoming.response);
       } else {
+        this.#lastIncoming = performance.now();
         this.#answer(incoming.msgId, incoming.request);
       }
     }
   }
 
+  /** Requests of the other end being answered now. */
+  #answering = 0;
+
   async #answer(msgId: bigint, request: Request): Promise<void> {
     let response: Response;
+    this.#answering++;
     try {
       response = await this.options.handle(request, this.peer);
     } catch (error) {
       response = { kind: "Error", error: { kind: "Unexpected", message: String(error) } };
+    } finally {
+      this.#answering--;
     }
     if (this.#closed) return;
     let payload = responsePayload(msgId, response);
@@ -191,6 +213,29 @@ class Connection {
     if (this.#outgoing.length > 1 << 20) this.#outgoing = new Uint8Array(4096);
   };
 
+  /**
+   * Stops using it for new requests; it closes once it has been quiet for the grace period:
+   * no request of ours waiting on it, none from the other end lately (that end may not have
+   * switched yet, and what it sends is still answered).
+   */
+  retire(): void {
+    if (this.#retired || this.#closed) return;
+    this.#retired = true;
+    const grace = this.options.retireGraceMs ?? 2_000;
+    const check = () => {
+      if (this.#closed) return;
+      const quiet = performance.now() - this.#lastIncoming >= grace;
+      if (this.#pending.size === 0 && this.#answering === 0 && quiet) {
+        this.close("replaced by another connection to the same node");
+        return;
+      }
+      const timer = setTimeout(check, grace);
+      Deno.unrefTimer(Number(timer));
+    };
+    const timer = setTimeout(check, grace);
+    Deno.unrefTimer(Number(timer));
+  }
+
   /** Closes the connection: pending requests fail with `reason`. */
   close(reason: string, badFrame = false): void {
     if (this.#closed) return;
@@ -209,7 +254,8 @@ class Connection {
     this.#sweeper = null;
     this.socket.destroy();
     this.transport.forget(this);
-    this.options.onDisconnect?.(this.peer);
+    // A retired connection's node is still reached through the one that replaced it.
+    if (!this.#retired) this.options.onDisconnect?.(this.peer);
   }
 }
 
@@ -246,7 +292,7 @@ export class NodeTransport {
         return;
       }
       socket.setNoDelay(true);
-      this.#adopt(new Connection(socket, peer, this, this.#options));
+      this.#adopt(new Connection(socket, peer, this, this.#options, false));
     });
     server.on("tlsClientError", (error: Error) => {
       log.info("refused a node connection: {reason}", { reason: error.message });
@@ -331,7 +377,7 @@ export class NodeTransport {
         clearTimeout(timer);
         socket.setNoDelay(true);
         socket.removeAllListeners("error");
-        resolve(new Connection(socket, peer.name, this, this.#options));
+        resolve(new Connection(socket, peer.name, this, this.#options, true));
       });
       socket.once("error", (error: Error) => {
         clearTimeout(timer);
@@ -341,14 +387,43 @@ export class NodeTransport {
     });
   }
 
+  /**
+   * Makes `connection` the one that serves its node, unless there is one already: two nodes
+   * that dialed each other at once then both keep the connection dialed by the smaller of
+   * their names (each decides alone and they agree) and retire the other. Without this node's
+   * name, or between two connections one node dialed, the newer one serves. Returns the one
+   * kept.
+   */
   #adopt(connection: Connection): Connection {
-    // Two nodes that dialed each other at once keep both; the later one serves new requests.
-    this.#connections.set(connection.peer, connection);
-    return connection;
+    this.#open.add(connection);
+    const existing = this.#connections.get(connection.peer);
+    let keep = connection;
+    if (existing !== undefined && existing !== connection && this.#options.name !== undefined) {
+      const ours = this.#options.name.toLowerCase();
+      const dialer = (c: Connection) => c.dialedByUs ? ours : c.peer.toLowerCase();
+      if (dialer(existing) !== dialer(connection) && dialer(existing) < dialer(connection)) {
+        keep = existing;
+      }
+    }
+    if (existing !== undefined && existing !== keep) existing.retire();
+    if (keep !== connection) connection.retire();
+    this.#connections.set(connection.peer, keep);
+    return keep;
+  }
+
+  /** Every open connection, those retired included. */
+  readonly #open = new Set<Connection>();
+
+  /** How many connections to the node `name` are open (retired ones still closing included). */
+  openConnections(name: string): number {
+    let count = 0;
+    for (const connection of this.#open) if (connection.peer === name) count++;
+    return count;
   }
 
   /** Called by a connection that closed. */
   forget(connection: Connection): void {
+    this.#open.delete(connection);
     if (this.#connections.get(connection.peer) === connection) {
       this.#connections.delete(connection.peer);
     }
@@ -357,9 +432,7 @@ export class NodeTransport {
   /** Stops accepting and closes every connection. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const connection of [...this.#connections.values()]) {
-      connection.close("node shutting down");
-    }
+    for (const connection of [...this.#open]) connection.close("node shutting down");
     const server = this.#server;
     this.#server = null;
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
