@@ -95,11 +95,16 @@ export async function bareV8(name: string, numbers: number[]): Promise<Record<st
 }
 
 /**
- * Passes a token `m` hops around `n` instances: node i waits in a suspending `receive`, then
- * `send` resumes node (i+1) % n directly. Returns the milliseconds the hops took.
+ * Passes a token `m` hops around `n` instances of `module` (by default the minimal ring node;
+ * any module importing `h.send()` and `h.receive() -> i32` with a `run` export will do): node
+ * i waits in a suspending `receive`, then `send` resumes node (i+1) % n directly. Returns the
+ * milliseconds the hops took.
  */
-async function ringMs(n: number, m: number): Promise<number> {
-  const module = new WebAssembly.Module(RING_NODE);
+export async function ringMs(
+  n: number,
+  m: number,
+  module = new WebAssembly.Module(RING_NODE),
+): Promise<number> {
   const waiting: (((v: number) => void) | null)[] = new Array(n).fill(null);
   const pending = new Array<number>(n).fill(0);
   pending[0] = 1; // node 0 starts with the token

@@ -6,12 +6,13 @@
  * guest touches its shadow stack, data and message buffers, and the host touches its stack
  * and objects: this shows what each page costs once there are many processes.
  *
- *   deno run -A --v8-flags=... bench/ring_working_set.ts     (uses Debian's wat2wasm)
+ *   deno run -A --v8-flags=... bench/ring_working_set.ts
+ *   (uses Debian's wat2wasm, and the baselines of bench/bare_v8.ts: `deno task build:guests`)
  *
  * Prints one JSON line per ring size and K: {"processes", "pages", "ns_per_message"}.
  */
 import { compileWat } from "../tests/helpers/compile.ts";
-import { promising, Suspending } from "../runtime/jspi.ts";
+import { ringMs } from "./bare_v8.ts";
 
 const MESSAGES = 1_000_000;
 
@@ -34,41 +35,7 @@ function nodeWat(pages: number): string {
 
 async function ringNsPerHop(processes: number, pages: number): Promise<number> {
   const module = new WebAssembly.Module(await compileWat(nodeWat(pages)));
-  const waiting: (((v: number) => void) | null)[] = new Array(processes).fill(null);
-  const pending = new Array<number>(processes).fill(0);
-  pending[0] = 1;
-  let hops = 0;
-  let finished!: () => void;
-  const done = new Promise<void>((resolve) => finished = resolve);
-  const nodes = Array.from({ length: processes }, (_, self) => {
-    const next = (self + 1) % processes;
-    return new WebAssembly.Instance(module, {
-      h: <Record<string, WebAssembly.ImportValue>> {
-        send: () => {
-          if (++hops === MESSAGES) return finished();
-          const resume = waiting[next];
-          if (resume !== null) {
-            waiting[next] = null;
-            resume(1);
-          } else pending[next]++;
-        },
-        receive: new Suspending(() => {
-          if (pending[self] > 0) {
-            pending[self]--;
-            return 1;
-          }
-          return new Promise<number>((resolve) => waiting[self] = resolve);
-        }),
-      },
-    });
-  });
-  const started = performance.now();
-  const runs = nodes.map((node) => promising(node.exports.run as () => void)());
-  await done;
-  const elapsed = performance.now() - started;
-  for (const resume of waiting) resume?.(0);
-  await Promise.all(runs);
-  return elapsed * 1e6 / MESSAGES;
+  return await ringMs(processes, MESSAGES, module) * 1e6 / MESSAGES;
 }
 
 for (const processes of [10, 1000]) {
