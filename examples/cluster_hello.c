@@ -25,16 +25,6 @@
 
 #include "lunatic.h"
 
-LUNATIC_IMPORT("lunatic::distributed", "get_nodes")
-int32_t lunatic_distributed_get_nodes(uint64_t *ids, int32_t capacity);
-LUNATIC_IMPORT("lunatic::distributed", "node_id") uint64_t lunatic_distributed_node_id(void);
-LUNATIC_IMPORT("lunatic::distributed", "module_id") uint64_t lunatic_distributed_module_id(void);
-LUNATIC_IMPORT("lunatic::distributed", "spawn")
-int32_t lunatic_distributed_spawn(uint64_t node, int64_t config_id, uint64_t module_id,
-                                  const char *function, uint32_t function_len,
-                                  const uint8_t *params, uint32_t params_len, uint64_t *id);
-LUNATIC_IMPORT("lunatic::distributed", "send")
-int32_t lunatic_distributed_send(uint64_t node, uint64_t process_id);
 
 #define MAX_NODES 64
 /* Answers are tagged FIRST_ANSWER + the node's index in the list. */

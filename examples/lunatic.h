@@ -88,6 +88,33 @@ void lunatic_error_to_string(uint64_t error_id, char *out);
 LUNATIC_IMPORT("lunatic::error", "drop")
 void lunatic_error_drop(uint64_t error_id);
 
+/* ---- lunatic::distributed ------------------------------------------------------------- */
+
+/* How many nodes control listed at the last refresh (0 when not a node). */
+LUNATIC_IMPORT("lunatic::distributed", "nodes_count")
+int32_t lunatic_distributed_nodes_count(void);
+/* Copies up to `capacity` node IDs to `ids`; returns how many it copied. */
+LUNATIC_IMPORT("lunatic::distributed", "get_nodes")
+int32_t lunatic_distributed_get_nodes(uint64_t *ids, int32_t capacity);
+/* This node's ID (0 when not a node). */
+LUNATIC_IMPORT("lunatic::distributed", "node_id") uint64_t lunatic_distributed_node_id(void);
+/* Control's ID of the module this process runs (0 when not a node). */
+LUNATIC_IMPORT("lunatic::distributed", "module_id") uint64_t lunatic_distributed_module_id(void);
+/* Spawns `function` of control module `module_id` on `node`, never linked: 0 (its ID at `id`),
+ * 1 no such node, 2 no such module, 9027 unreachable (an error ID at `id` for those). */
+LUNATIC_IMPORT("lunatic::distributed", "spawn")
+int32_t lunatic_distributed_spawn(uint64_t node, int64_t config_id, uint64_t module_id,
+                                  const char *function, uint32_t function_len,
+                                  const uint8_t *params, uint32_t params_len, uint64_t *id);
+/* Sends the scratch data message to `process_id` on `node`, waiting for its acknowledgement:
+ * 0, 1 no such process, 2 no such node, 9027 unreachable. */
+LUNATIC_IMPORT("lunatic::distributed", "send")
+int32_t lunatic_distributed_send(uint64_t node, uint64_t process_id);
+/* `send`, then waits for a message tagged `wait_on_tag` without searching the mailbox first. */
+LUNATIC_IMPORT("lunatic::distributed", "send_receive_skip_search")
+int32_t lunatic_distributed_send_receive_skip_search(uint64_t node, uint64_t process_id,
+                                                     int64_t wait_on_tag, uint64_t timeout_ms);
+
 /* ---- lunatic::message ------------------------------------------------------------------ */
 
 /* Replaces the scratch slot with a new empty data message. `capacity` is only a size hint. */

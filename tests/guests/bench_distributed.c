@@ -14,15 +14,6 @@
 
 #include "lunatic.h"
 
-LUNATIC_IMPORT("lunatic::distributed", "get_nodes") int32_t get_nodes(uint64_t *ids, int32_t cap);
-LUNATIC_IMPORT("lunatic::distributed", "node_id") uint64_t node_id(void);
-LUNATIC_IMPORT("lunatic::distributed", "module_id") uint64_t module_id(void);
-LUNATIC_IMPORT("lunatic::distributed", "spawn")
-int32_t distributed_spawn(uint64_t node, int64_t config_id, uint64_t module_id,
-                          const char *function, uint32_t function_len, const uint8_t *params,
-                          uint32_t params_len, uint64_t *id);
-LUNATIC_IMPORT("lunatic::distributed", "send")
-int32_t distributed_send(uint64_t node, uint64_t process_id);
 
 enum { PING = 1, PONG = 2, ONE_WAY = 3, COUNT = 4, COUNTED = 5 };
 
@@ -35,7 +26,7 @@ static uint64_t now_ns(void) {
 static void send_tagged(uint64_t node, uint64_t pid, int64_t tag, uint64_t value) {
     lunatic_message_create_data(tag, 8);
     lunatic_message_write_data(&value, sizeof value);
-    distributed_send(node, pid);
+    lunatic_distributed_send(node, pid);
 }
 
 LUNATIC_EXPORT("echo") void echo(int64_t root, int64_t root_node) {
@@ -59,15 +50,18 @@ int main(void) {
     int rounds = getenv("ROUND_TRIPS") ? atoi(getenv("ROUND_TRIPS")) : 5000;
     int messages = getenv("MESSAGES") ? atoi(getenv("MESSAGES")) : 20000;
     uint64_t nodes[8];
-    int32_t count = get_nodes(nodes, 8);
+    int32_t count = lunatic_distributed_get_nodes(nodes, 8);
     uint64_t other = 0;
-    for (int32_t i = 0; i < count; i++) if (nodes[i] != node_id()) other = nodes[i];
+    for (int32_t i = 0; i < count; i++) {
+        if (nodes[i] != lunatic_distributed_node_id()) other = nodes[i];
+    }
     uint8_t params[2 * LUNATIC_PARAM_SIZE];
     lunatic_param_i64(params, (int64_t)lunatic_process_process_id());
-    lunatic_param_i64(params + LUNATIC_PARAM_SIZE, (int64_t)node_id());
+    lunatic_param_i64(params + LUNATIC_PARAM_SIZE, (int64_t)lunatic_distributed_node_id());
     uint64_t echo_pid = 0;
-    if (other == 0 || distributed_spawn(other, LUNATIC_INHERIT_CONFIG, module_id(), "echo", 4,
-                                        params, sizeof params, &echo_pid) != 0) {
+    if (other == 0 ||
+        lunatic_distributed_spawn(other, LUNATIC_INHERIT_CONFIG, lunatic_distributed_module_id(),
+                                  "echo", 4, params, sizeof params, &echo_pid) != 0) {
         printf("no other node to spawn on\n");
         return 1;
     }

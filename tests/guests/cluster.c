@@ -15,19 +15,6 @@
 
 #include "lunatic.h"
 
-LUNATIC_IMPORT("lunatic::distributed", "nodes_count") int32_t nodes_count(void);
-LUNATIC_IMPORT("lunatic::distributed", "get_nodes") int32_t get_nodes(uint64_t *ids, int32_t cap);
-LUNATIC_IMPORT("lunatic::distributed", "node_id") uint64_t node_id(void);
-LUNATIC_IMPORT("lunatic::distributed", "module_id") uint64_t module_id(void);
-LUNATIC_IMPORT("lunatic::distributed", "spawn")
-int32_t distributed_spawn(uint64_t node, int64_t config_id, uint64_t module_id,
-                          const char *function, uint32_t function_len, const uint8_t *params,
-                          uint32_t params_len, uint64_t *id);
-LUNATIC_IMPORT("lunatic::distributed", "send")
-int32_t distributed_send(uint64_t node, uint64_t process_id);
-LUNATIC_IMPORT("lunatic::distributed", "send_receive_skip_search")
-int32_t distributed_send_receive_skip_search(uint64_t node, uint64_t process_id,
-                                             int64_t wait_on_tag, uint64_t timeout_ms);
 LUNATIC_IMPORT("lunatic::distributed", "exec_lookup_nodes")
 int32_t exec_lookup_nodes(const char *query, uint32_t query_len, uint64_t *query_id,
                           uint64_t *nodes_len, uint64_t *error_id);
@@ -60,9 +47,9 @@ static void read_text(char *buf, uint32_t cap) {
 static uint64_t spawn_on(uint64_t node, uint64_t module, const char *function) {
     uint8_t params[2 * LUNATIC_PARAM_SIZE];
     lunatic_param_i64(params, (int64_t)lunatic_process_process_id());
-    lunatic_param_i64(params + LUNATIC_PARAM_SIZE, (int64_t)node_id());
+    lunatic_param_i64(params + LUNATIC_PARAM_SIZE, (int64_t)lunatic_distributed_node_id());
     uint64_t id = 0;
-    int32_t status = distributed_spawn(node, LUNATIC_INHERIT_CONFIG, module, function,
+    int32_t status = lunatic_distributed_spawn(node, LUNATIC_INHERIT_CONFIG, module, function,
                                        (uint32_t)strlen(function), params, sizeof params, &id);
     if (status == LUNATIC_OK) return id;
     char text[300];
@@ -81,32 +68,33 @@ LUNATIC_EXPORT("worker") void worker(int64_t root, int64_t root_node) {
         read_text(text, sizeof text);
         if (strcmp(text, "stop") == 0) return;
         if (strcmp(text, "ping") == 0) {
-            snprintf(reply, sizeof reply, "pong from node %" PRIu64, node_id());
+            snprintf(reply, sizeof reply, "pong from node %" PRIu64, lunatic_distributed_node_id());
         } else {
             snprintf(reply, sizeof reply, "node %" PRIu64 " module %" PRIu64 " pid %" PRIu64
-                     " got \"%s\"", node_id(), module_id(), lunatic_process_process_id(), text);
+                     " got \"%s\"", lunatic_distributed_node_id(), lunatic_distributed_module_id(),
+                     lunatic_process_process_id(), text);
         }
         text_message(REPLY_TAG, reply);
-        int32_t status = distributed_send((uint64_t)root_node, (uint64_t)root);
+        int32_t status = lunatic_distributed_send((uint64_t)root_node, (uint64_t)root);
         if (status != 0) printf("worker: reply -> %" PRId32 "\n", status);
     }
 }
 
 int main(void) {
-    uint64_t self = node_id();
+    uint64_t self = lunatic_distributed_node_id();
     uint64_t nodes[16];
-    int32_t count = get_nodes(nodes, 16);
+    int32_t count = lunatic_distributed_get_nodes(nodes, 16);
     printf("root: node %" PRIu64 ", module %" PRIu64 ", %" PRId32 " nodes (count %" PRId32 ")\n",
-           self, module_id(), count, nodes_count());
+           self, lunatic_distributed_module_id(), count, lunatic_distributed_nodes_count());
 
     uint64_t workers[16];
     for (int32_t i = 0; i < count; i++) {
-        workers[i] = spawn_on(nodes[i], module_id(), "worker");
+        workers[i] = spawn_on(nodes[i], lunatic_distributed_module_id(), "worker");
         if (workers[i] == 0) continue;
         char text[64];
         snprintf(text, sizeof text, "hello %" PRId32, i);
         text_message(GREETING_TAG, text);
-        int32_t sent = distributed_send(nodes[i], workers[i]);
+        int32_t sent = lunatic_distributed_send(nodes[i], workers[i]);
         int64_t tags[1] = {REPLY_TAG};
         lunatic_message_receive(tags, 1, LUNATIC_NO_TIMEOUT);
         char answer[200];
@@ -118,8 +106,8 @@ int main(void) {
     for (int32_t i = 0; i < count; i++) {
         if (workers[i] == 0) continue;
         text_message(GREETING_TAG, "ping");
-        int32_t status = distributed_send_receive_skip_search(nodes[i], workers[i], REPLY_TAG,
-                                                              5000);
+        int32_t status =
+            lunatic_distributed_send_receive_skip_search(nodes[i], workers[i], REPLY_TAG, 5000);
         char answer[200] = "";
         if (status == 0) read_text(answer, sizeof answer);
         printf("root: request to node %" PRIu64 " -> %" PRId32 " %s\n", nodes[i], status, answer);
@@ -136,16 +124,16 @@ int main(void) {
     printf("root: copy again -> %" PRId32 "\n", copy_lookup_nodes_results(query, ids, 16, &error));
 
     /* What must fail, at once. */
-    spawn_on(999, module_id(), "worker");
+    spawn_on(999, lunatic_distributed_module_id(), "worker");
     if (count > 1) {
         uint64_t other = nodes[0] == self ? nodes[1] : nodes[0];
         spawn_on(other, 4242, "worker");
         text_message(GREETING_TAG, "nobody");
         printf("root: send to a missing process -> %" PRId32 "\n",
-               distributed_send(other, 999999));
+               lunatic_distributed_send(other, 999999));
     }
     text_message(GREETING_TAG, "lost");
-    printf("root: send to node 999 -> %" PRId32 "\n", distributed_send(999, 1));
+    printf("root: send to node 999 -> %" PRId32 "\n", lunatic_distributed_send(999, 1));
 
     /* A config that preopens a directory of this node, which another node does not have. */
     const char *outside = getenv("OUTSIDE_DIR");
@@ -157,8 +145,8 @@ int main(void) {
         lunatic_param_i64(params, 0);
         lunatic_param_i64(params + LUNATIC_PARAM_SIZE, 0);
         uint64_t id = 0;
-        int32_t status = distributed_spawn(other, config, module_id(), "worker", 6, params,
-                                           sizeof params, &id);
+        int32_t status = lunatic_distributed_spawn(other, config, lunatic_distributed_module_id(),
+                                                   "worker", 6, params, sizeof params, &id);
         char text[300] = "";
         if (status != 0) lunatic_error_take_string(id, text, sizeof text);
         printf("root: spawn preopening %s -> %" PRId32 ": %s\n", outside, status, text);
@@ -167,7 +155,7 @@ int main(void) {
     for (int32_t i = 0; i < count; i++) {
         if (workers[i] == 0) continue;
         text_message(GREETING_TAG, "stop");
-        distributed_send(nodes[i], workers[i]);
+        lunatic_distributed_send(nodes[i], workers[i]);
     }
     printf("root: done\n");
     return 0;

@@ -18,15 +18,6 @@
 
 #include "lunatic.h"
 
-LUNATIC_IMPORT("lunatic::distributed", "get_nodes") int32_t get_nodes(uint64_t *ids, int32_t cap);
-LUNATIC_IMPORT("lunatic::distributed", "node_id") uint64_t node_id(void);
-LUNATIC_IMPORT("lunatic::distributed", "module_id") uint64_t module_id(void);
-LUNATIC_IMPORT("lunatic::distributed", "spawn")
-int32_t distributed_spawn(uint64_t node, int64_t config_id, uint64_t module_id,
-                          const char *function, uint32_t function_len, const uint8_t *params,
-                          uint32_t params_len, uint64_t *id);
-LUNATIC_IMPORT("lunatic::distributed", "send")
-int32_t distributed_send(uint64_t node, uint64_t process_id);
 LUNATIC_IMPORT("lunatic::distributed", "link")
 int32_t distributed_link(uint64_t node, uint64_t process_id, int64_t tag);
 LUNATIC_IMPORT("lunatic::distributed", "monitor")
@@ -41,13 +32,14 @@ __attribute__((constructor)) static void line_buffered_stdout(void) {
 static void command(uint64_t node, uint64_t pid, const char *text) {
     lunatic_message_create_data(1, 0);
     lunatic_message_write_data(text, (uint32_t)strlen(text));
-    distributed_send(node, pid);
+    lunatic_distributed_send(node, pid);
 }
 
 static uint64_t spawn_worker(uint64_t node) {
     uint64_t id = 0;
-    int32_t status = distributed_spawn(node, LUNATIC_INHERIT_CONFIG, module_id(), "worker", 6,
-                                       NULL, 0, &id);
+    int32_t status = lunatic_distributed_spawn(node, LUNATIC_INHERIT_CONFIG,
+                                               lunatic_distributed_module_id(), "worker", 6, NULL,
+                                               0, &id);
     if (status != 0) {
         printf("root: spawn on node %" PRIu64 " -> %" PRId32 "\n", node, status);
         exit(1);
@@ -88,11 +80,11 @@ static void expect(int32_t wanted_kind) {
 
 int main(void) {
     uint64_t nodes[8];
-    int32_t count = get_nodes(nodes, 8);
+    int32_t count = lunatic_distributed_get_nodes(nodes, 8);
     uint64_t others[2];
     int32_t found = 0;
     for (int32_t i = 0; i < count && found < 2; i++) {
-        if (nodes[i] != node_id()) others[found++] = nodes[i];
+        if (nodes[i] != lunatic_distributed_node_id()) others[found++] = nodes[i];
     }
     if (found < 2) {
         printf("root: needs two other nodes\n");

@@ -13,19 +13,6 @@
 
 #include "lunatic.h"
 
-LUNATIC_IMPORT("lunatic::distributed", "nodes_count") int32_t nodes_count(void);
-LUNATIC_IMPORT("lunatic::distributed", "get_nodes") int32_t get_nodes(uint64_t *ids, int32_t cap);
-LUNATIC_IMPORT("lunatic::distributed", "node_id") uint64_t node_id(void);
-LUNATIC_IMPORT("lunatic::distributed", "module_id") uint64_t module_id(void);
-LUNATIC_IMPORT("lunatic::distributed", "spawn")
-int32_t distributed_spawn(uint64_t node, int64_t config_id, uint64_t module_id,
-                          const char *function, uint32_t function_len, const uint8_t *params,
-                          uint32_t params_len, uint64_t *id);
-LUNATIC_IMPORT("lunatic::distributed", "send")
-int32_t distributed_send(uint64_t node, uint64_t process_id);
-LUNATIC_IMPORT("lunatic::distributed", "send_receive_skip_search")
-int32_t distributed_send_receive_skip_search(uint64_t node, uint64_t process_id,
-                                             int64_t wait_on_tag, uint64_t timeout_ms);
 LUNATIC_IMPORT("lunatic::process", "create_config") int64_t create_config(void);
 LUNATIC_IMPORT("lunatic::process", "compile_module")
 int32_t compile_module(const uint8_t *data, uint32_t len, uint64_t *id);
@@ -62,8 +49,9 @@ static uint64_t spawn_on(uint64_t node, int64_t config, uint64_t module, const c
     uint8_t params[LUNATIC_PARAM_SIZE];
     lunatic_param_i64(params, (int64_t)lunatic_process_process_id());
     uint64_t id = 777;
-    int32_t status = distributed_spawn(node, config, module, function, (uint32_t)strlen(function),
-                                       params, sizeof params, &id);
+    int32_t status = lunatic_distributed_spawn(node, config, module, function,
+                                               (uint32_t)strlen(function), params, sizeof params,
+                                               &id);
     if (status == LUNATIC_OK) {
         printf("root: spawn on node %" PRIu64 ", module %" PRIu64 " -> 0, pid %" PRIu64 "\n",
                node, module, id);
@@ -78,27 +66,30 @@ static uint64_t spawn_on(uint64_t node, int64_t config, uint64_t module, const c
 
 LUNATIC_EXPORT("identity") void identity(void) {
     uint64_t ids[4] = {7, 7, 7, 7};
-    int32_t copied = get_nodes(ids, 4);
+    int32_t copied = lunatic_distributed_get_nodes(ids, 4);
     printf("root: node_id=%" PRIu64 " module_id=%" PRIu64 " nodes_count=%" PRId32
            " get_nodes=%" PRId32 " buffer=%" PRIu64 ",%" PRIu64 "\n",
-           node_id(), module_id(), nodes_count(), copied, ids[0], ids[1]);
+           lunatic_distributed_node_id(), lunatic_distributed_module_id(),
+           lunatic_distributed_nodes_count(), copied, ids[0], ids[1]);
 }
 
 /* Prints where it runs, then fails: a remote spawn is never linked, so the root lives on. */
 LUNATIC_EXPORT("remote_child") void remote_child(int64_t parent) {
     printf("remote_child: pid %" PRIu64 ", parent %" PRId64 ", node_id %" PRIu64
            ", module_id %" PRIu64 "; failing\n",
-           lunatic_process_process_id(), parent, node_id(), module_id());
+           lunatic_process_process_id(), parent, lunatic_distributed_node_id(),
+           lunatic_distributed_module_id());
     abort();
 }
 
 LUNATIC_EXPORT("spawn") void spawn_scenario(void) {
-    uint64_t child = spawn_on(0, LUNATIC_INHERIT_CONFIG, module_id(), "remote_child");
+    uint64_t child =
+        spawn_on(0, LUNATIC_INHERIT_CONFIG, lunatic_distributed_module_id(), "remote_child");
     if (child != 0) {
         lunatic_process_monitor(child);
         await_death(child);
     }
-    spawn_on(5, LUNATIC_INHERIT_CONFIG, module_id(), "remote_child");
+    spawn_on(5, LUNATIC_INHERIT_CONFIG, lunatic_distributed_module_id(), "remote_child");
     spawn_on(0, LUNATIC_INHERIT_CONFIG, 3, "remote_child");
     printf("root: still alive\n");
 }
@@ -107,7 +98,7 @@ LUNATIC_EXPORT("try_spawn") void try_spawn(int64_t parent) {
     (void)parent;
     printf("try_spawn: calling distributed::spawn\n");
     uint64_t id;
-    distributed_spawn(0, LUNATIC_INHERIT_CONFIG, 0, "remote_child", 12, NULL, 0, &id);
+    lunatic_distributed_spawn(0, LUNATIC_INHERIT_CONFIG, 0, "remote_child", 12, NULL, 0, &id);
     printf("try_spawn: NOT REACHED\n");
 }
 
@@ -125,16 +116,16 @@ LUNATIC_EXPORT("spawn_without_permission") void spawn_without_permission(void) {
 LUNATIC_EXPORT("send") void send_scenario(void) {
     uint64_t self = lunatic_process_process_id();
     text_message(7, "to myself");
-    printf("root: send to node 0 -> %" PRId32 "\n", distributed_send(0, self));
+    printf("root: send to node 0 -> %" PRId32 "\n", lunatic_distributed_send(0, self));
     int32_t kind = lunatic_message_receive_any(0);
     char text[64];
     read_text(text, sizeof text);
     printf("root: receive -> %" PRId32 ", tag %" PRId64 ", \"%s\"\n", kind,
            lunatic_message_get_tag(), text);
     text_message(8, "to nobody");
-    printf("root: send to missing pid -> %" PRId32 "\n", distributed_send(0, 999));
+    printf("root: send to missing pid -> %" PRId32 "\n", lunatic_distributed_send(0, 999));
     text_message(9, "to another node");
-    printf("root: send to node 5 -> %" PRId32 "\n", distributed_send(5, self));
+    printf("root: send to node 5 -> %" PRId32 "\n", lunatic_distributed_send(5, self));
 }
 
 /* Every sending call takes the message out of the scratch slot (spec §3.2, §1.16), even when
@@ -143,8 +134,8 @@ LUNATIC_EXPORT("send") void send_scenario(void) {
 LUNATIC_EXPORT("send_other_node_takes_message") void send_other_node_takes_message(int32_t which) {
     uint64_t self = lunatic_process_process_id();
     text_message(9, "to another node");
-    int32_t status = which == 0 ? distributed_send(5, self)
-                                : distributed_send_receive_skip_search(5, self, 9, 20);
+    int32_t status = which == 0 ? lunatic_distributed_send(5, self)
+                                : lunatic_distributed_send_receive_skip_search(5, self, 9, 20);
     printf("root: %s to node 5 -> %" PRId32 "\n",
            which == 0 ? "send" : "send_receive_skip_search", status);
     lunatic_message_send(self);
@@ -163,7 +154,7 @@ LUNATIC_EXPORT("send_resources") void send_resources(void) {
     lunatic_message_create_data(0, 0);
     push_module((int64_t)module);
     printf("root: sending a message with a module\n");
-    distributed_send(0, lunatic_process_process_id());
+    lunatic_distributed_send(0, lunatic_process_process_id());
     printf("root: NOT REACHED\n");
 }
 
@@ -198,7 +189,7 @@ static uint64_t spawn_local(const char *function) {
 LUNATIC_EXPORT("skip_search") void skip_search(void) {
     uint64_t echo_pid = spawn_local("echo");
     text_message(42, "ping");
-    int32_t status = distributed_send_receive_skip_search(0, echo_pid, 42, 1000);
+    int32_t status = lunatic_distributed_send_receive_skip_search(0, echo_pid, 42, 1000);
     char text[64];
     read_text(text, sizeof text);
     printf("root: send_receive_skip_search node 0 -> %" PRId32 ": tag %" PRId64 " \"%s\"\n", status,
@@ -207,14 +198,14 @@ LUNATIC_EXPORT("skip_search") void skip_search(void) {
     uint64_t silent_pid = spawn_local("silent");
     text_message(43, "hello?");
     printf("root: send_receive_skip_search to a silent process -> %" PRId32 "\n",
-           distributed_send_receive_skip_search(0, silent_pid, 43, 20));
+           lunatic_distributed_send_receive_skip_search(0, silent_pid, 43, 20));
     await_death(silent_pid);
     text_message(44, "anyone?");
     printf("root: send_receive_skip_search to a missing pid -> %" PRId32 "\n",
-           distributed_send_receive_skip_search(0, 999, 44, 20));
+           lunatic_distributed_send_receive_skip_search(0, 999, 44, 20));
     text_message(45, "far away");
     printf("root: send_receive_skip_search to node 5 -> %" PRId32 "\n",
-           distributed_send_receive_skip_search(5, echo_pid, 45, 20));
+           lunatic_distributed_send_receive_skip_search(5, echo_pid, 45, 20));
 }
 
 int main(void) {

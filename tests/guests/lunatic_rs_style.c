@@ -38,9 +38,6 @@
 /* Tags 64..=128 are "special" in lunatic-rs (Tag::new never returns them). */
 #define RESTARTED_TAG 64
 
-LUNATIC_IMPORT("lunatic::distributed", "node_id") uint64_t distributed_node_id(void);
-LUNATIC_IMPORT("lunatic::distributed", "send")
-int32_t distributed_send(uint64_t node, uint64_t process_id);
 
 __attribute__((constructor)) static void line_buffered_stdout(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -55,7 +52,7 @@ typedef struct {
 } process_t;
 
 static process_t this_process(void) {
-    return (process_t){distributed_node_id(), lunatic_process_process_id()};
+    return (process_t){lunatic_distributed_node_id(), lunatic_process_process_id()};
 }
 
 /* Tag::new(): a per-process counter; the first tag is 129. */
@@ -64,10 +61,10 @@ static int64_t tag_new(void) { return next_tag++; }
 
 /* host::send: the local node gets lunatic::message::send, others lunatic::distributed::send. */
 static void host_send(process_t to) {
-    if (to.node_id == distributed_node_id()) {
+    if (to.node_id == lunatic_distributed_node_id()) {
         lunatic_message_send(to.id);
     } else {
-        distributed_send(to.node_id, to.id);
+        lunatic_distributed_send(to.node_id, to.id);
     }
 }
 
@@ -111,7 +108,7 @@ static process_t spawn_closure(int64_t link, wrapper_t wrapper, int32_t entry,
                               &id) != LUNATIC_OK) {
         abort();
     }
-    process_t child = {distributed_node_id(), id};
+    process_t child = {lunatic_distributed_node_id(), id};
     if (capture != NULL) {
         lunatic_message_create_data(LUNATIC_UNTAGGED, 0);
         lunatic_message_write_u64(capture->a);
@@ -129,7 +126,7 @@ static void reply_started(uint64_t parent, int64_t init_tag) {
     lunatic_message_create_data(init_tag, 0);
     uint32_t ok = 0;
     lunatic_message_write_data(&ok, sizeof ok);
-    host_send((process_t){distributed_node_id(), parent});
+    host_send((process_t){lunatic_distributed_node_id(), parent});
 }
 
 static void await_started(const char *what, int64_t init_tag) {
@@ -287,7 +284,7 @@ static void supervisor(const capture_t *capture) {
             lunatic_message_write_u64((uint64_t)index);
             lunatic_message_write_u64(children[index].pid);
             lunatic_message_write_u64((uint64_t)children[index].link_tag);
-            host_send((process_t){distributed_node_id(), capture->a});
+            host_send((process_t){lunatic_distributed_node_id(), capture->a});
             continue;
         }
         if (kind != LUNATIC_RECEIVE_DATA) continue;

@@ -31,11 +31,6 @@ int32_t get_or_spawn(const char *name, uint32_t name_len, int64_t link, int64_t 
                      int64_t module_id, const char *function, uint32_t function_len,
                      const uint8_t *params, uint32_t params_len, uint64_t *node_id,
                      uint64_t *id);
-LUNATIC_IMPORT("lunatic::distributed", "spawn")
-int32_t distributed_spawn(uint64_t node, int64_t config_id, uint64_t module_id,
-                          const char *function, uint32_t function_len, const uint8_t *params,
-                          uint32_t params_len, uint64_t *id);
-LUNATIC_IMPORT("lunatic::distributed", "module_id") uint64_t distributed_module_id(void);
 
 #define LIMIT (4u << 20) /* 4 MiB: 64 pages */
 #define BLOCK (1u << 20)
@@ -188,8 +183,8 @@ LUNATIC_EXPORT("via_distributed_spawn") void via_distributed_spawn(void) {
     uint8_t params[LUNATIC_PARAM_SIZE];
     self_param(params);
     uint64_t id;
-    if (distributed_spawn(0, limited_config(), distributed_module_id(), "hog", 3, params,
-                          sizeof params, &id) != LUNATIC_OK) {
+    if (lunatic_distributed_spawn(0, limited_config(), lunatic_distributed_module_id(), "hog", 3,
+                                  params, sizeof params, &id) != LUNATIC_OK) {
         fail("distributed_spawn", "spawn", id);
     }
     await_report("distributed_spawn");
