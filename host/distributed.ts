@@ -29,9 +29,13 @@ import { scratchData, sendAndAwaitReply, sendTo, takeScratch } from "./message.t
 import {
   linkLocal,
   monitorLocal,
+  PARAM_RECORD,
   requireSpawnPermission,
   spawnConfig,
   spawnReportingTo,
+  TYPE_I32,
+  TYPE_I64,
+  TYPE_V128,
   unlinkLocal,
 } from "./process.ts";
 import { bincodeString, bincodeTuple, writeToGuest } from "./guest_alloc.ts";
@@ -75,11 +79,11 @@ function remoteParams(process: Process, ptr: number, len: number): Val[] {
   const bytes = process.memory.bytes(ptr, len);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const params: Val[] = [];
-  for (let at = 0; at + 17 <= bytes.byteLength; at += 17) {
+  for (let at = 0; at + PARAM_RECORD <= bytes.byteLength; at += PARAM_RECORD) {
     const type = bytes[at];
-    if (type === 0x7f) params.push({ I32: view.getInt32(at + 1, true) });
-    else if (type === 0x7e) params.push({ I64: view.getBigInt64(at + 1, true) });
-    else if (type === 0x7b) {
+    if (type === TYPE_I32) params.push({ I32: view.getInt32(at + 1, true) });
+    else if (type === TYPE_I64) params.push({ I64: view.getBigInt64(at + 1, true) });
+    else if (type === TYPE_V128) {
       params.push({
         V128: view.getBigUint64(at + 1, true) | view.getBigUint64(at + 9, true) << 64n,
       });

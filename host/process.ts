@@ -11,10 +11,11 @@ import { childStdio } from "../runtime/stdio.ts";
 import { after } from "../runtime/timers.ts";
 import { errorId } from "./error.ts";
 
-const PARAM_RECORD = 17;
-const TYPE_I32 = 0x7f;
-const TYPE_I64 = 0x7e;
-const TYPE_V128 = 0x7b;
+/** A spawn parameter record's size and type bytes (spec §2.3): `[type u8][value u128 LE]`. */
+export const PARAM_RECORD = 17;
+export const TYPE_I32 = 0x7f;
+export const TYPE_I64 = 0x7e;
+export const TYPE_V128 = 0x7b;
 
 /** Decodes spawn parameter records: `[type u8][value u128 LE]` each (spec §2.3 step 8). */
 export function decodeParams(process: Process, ptr: number, len: number): EntryArgument[] {
