@@ -330,17 +330,26 @@ export class Process implements HostedProcess, ProcessEndpoint {
    * Creates the instance. Throws (a WebAssembly.LinkError or RuntimeError) if that fails. The
    * fuel counter starts empty: the guest's first check asks {@link outOfFuel} for a slice.
    */
-  instantiate(imports: WebAssembly.Imports, compiled: WebAssembly.Module): void {
-    this.#instance = new WebAssembly.Instance(compiled, imports);
+  /**
+   * Instantiates `compiled` (`module` compiled for this process's memory limit), in a memory
+   * from the runtime's pool when the module imports one (`limits`): the process gives that
+   * memory back when it ends. A memory that saw a failed instantiation (data written, a start
+   * function run) is not given back: the process takes ownership only once it succeeded.
+   */
+  instantiate(
+    module: LunaticModule,
+    compiled: WebAssembly.Module,
+    limits: MemoryLimits | null,
+  ): void {
+    const memory = limits === null
+      ? null
+      : this.runtime.memories.take(limits.initial, limits.maximum);
+    this.#instance = new WebAssembly.Instance(compiled, module.importsFor(this, memory));
+    if (memory !== null) this.#pooledMemory = { memory, limits: limits! };
   }
 
   /** The pooled memory the instance imports, given back to the runtime's pool at the end. */
   #pooledMemory: { memory: WebAssembly.Memory; limits: MemoryLimits } | null = null;
-
-  /** The instance imports `memory` (with `limits`): the process gives it back when it ends. */
-  ownMemory(memory: WebAssembly.Memory, limits: MemoryLimits): void {
-    this.#pooledMemory = { memory, limits };
-  }
 
   /**
    * The instrumented guest's counter ran out (`lunatic::internal::out_of_fuel`, with what is
@@ -442,14 +451,8 @@ export class Process implements HostedProcess, ProcessEndpoint {
     try {
       module.prepare(this.config);
       const maxPages = this.config.maxMemoryPages;
-      const compiled = module.compiled(maxPages);
-      const limits = module.importedMemory(maxPages);
-      const memory = limits === null
-        ? null
-        : this.runtime.memories.take(limits.initial, limits.maximum);
       this.module = module;
-      this.instantiate(module.importsFor(this, memory), compiled);
-      if (memory !== null) this.ownMemory(memory, limits!);
+      this.instantiate(module, module.compiled(maxPages), module.importedMemory(maxPages));
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       return this.#finish(failure(`upgrade to version ${module.version} failed: ${reason}`));

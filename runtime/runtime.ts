@@ -95,13 +95,7 @@ export class Runtime {
     const process = new Process(this, environment, id, module, config, request.stdio, charge);
     process.isRoot = request.root ?? false;
     try {
-      // A memory that saw a failed instantiation (data written, a start function run) is
-      // not given back to the pool: the process never takes ownership of it.
-      const memory = memoryLimits === null
-        ? null
-        : this.memories.take(memoryLimits.initial, memoryLimits.maximum);
-      process.instantiate(module.importsFor(process, memory), compiled);
-      if (memory !== null) process.ownMemory(memory, memoryLimits!);
+      process.instantiate(module, compiled, memoryLimits);
     } catch (error) {
       this.capacity.release(charge);
       this.stats.spawnFailed(error instanceof Error ? error.message : String(error));
