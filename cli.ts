@@ -626,7 +626,9 @@ function watchModule(
       try {
         const next = await lunatic.reload(module, bytes, (victims) => {
           console.error(
-            `warning: purging version ${module.version}'s last processes: ` +
+            // The oldest version running, which is not the watched module's first once a
+            // fourth version comes.
+            `warning: purging version ${victims[0].module.version}'s last processes: ` +
               victims.map((process) => process.id).join(", "),
           );
         });

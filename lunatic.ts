@@ -29,8 +29,8 @@ import { wasiNamespace } from "./host/wasi.ts";
 import type { CapacityLimits } from "./runtime/capacity.ts";
 import type { FailureSink } from "./runtime/failure_log.ts";
 import { type GuestView, ProcessConfig, rootView } from "./runtime/config.ts";
-import type { Environment, ProcessEndpoint } from "./runtime/environment.ts";
-import { ModuleLineage } from "./runtime/hot.ts";
+import type { Environment } from "./runtime/environment.ts";
+import { ModuleLineage, type Versioned } from "./runtime/hot.ts";
 import { LunaticError } from "./runtime/errors.ts";
 import type { HostNamespace } from "./runtime/host_api.ts";
 import { setupLogging } from "./runtime/log.ts";
@@ -235,7 +235,7 @@ export class Lunatic {
   async reload(
     module: LunaticModule,
     bytes: Uint8Array,
-    onPurge?: (victims: ProcessEndpoint[]) => void,
+    onPurge?: (victims: Versioned[]) => void,
   ): Promise<LunaticModule> {
     const lineage = module.lineage ?? new ModuleLineage(module);
     const next = await this.runtime.modules.loadAndCompile(bytes, module.displayName, 65_535);
