@@ -58,7 +58,6 @@ interface NodeRecord {
   registration: Registration;
   address: string;
   attributes: Record<string, string>;
-  stopped: boolean;
 }
 
 /** A control server's view of a node, as `/nodes` lists it. */
@@ -150,7 +149,7 @@ export class ControlServer {
     const now = this.#now();
     const listed: NodeInfo[] = [];
     for (const node of this.#nodes.values()) {
-      if (node.stopped || now - node.registration.lastSeen > this.#nodeTimeoutMs) continue;
+      if (now - node.registration.lastSeen > this.#nodeTimeoutMs) continue;
       if (!Object.entries(query).every(([key, value]) => node.attributes[key] === value)) continue;
       listed.push({ id: node.id, address: node.address, name: node.registration.nodeName });
     }
@@ -212,7 +211,7 @@ export class ControlServer {
     }
     for (const [token, other] of this.#registrations) {
       if (other.nodeName.toLowerCase() !== nodeName.toLowerCase()) continue;
-      const live = other.nodeId !== null && this.#nodes.get(other.nodeId)?.stopped === false &&
+      const live = other.nodeId !== null && this.#nodes.has(other.nodeId) &&
         this.#now() - other.lastSeen <= this.#nodeTimeoutMs;
       if (live && !sameBytes(other.publicKey, publicKey)) {
         throw new ApiError(400, "name_taken", `node name ${nodeName} belongs to a running node`);
@@ -303,7 +302,7 @@ export class ControlServer {
     // A node that starts again is a new node: the old one is gone.
     this.#stop(registration);
     const id = this.#nextNodeId++;
-    this.#nodes.set(id, { id, registration, address, attributes, stopped: false });
+    this.#nodes.set(id, { id, registration, address, attributes });
     registration.nodeId = id;
     log.info("node {name} started as node {id} at {address}", {
       name: registration.nodeName,
@@ -313,15 +312,12 @@ export class ControlServer {
     return { node_id: id };
   }
 
+  /** Its node, if it started one, leaves the cluster (its ID is never given again). */
   #stop(registration: Registration): void {
     if (registration.nodeId === null) return;
-    const node = this.#nodes.get(registration.nodeId);
-    if (node !== undefined && !node.stopped) {
-      node.stopped = true;
-      log.info("node {id} stopped", { id: node.id });
+    if (this.#nodes.delete(registration.nodeId)) {
+      log.info("node {id} stopped", { id: registration.nodeId });
     }
-    // Its ID is never given again; the record has nothing more to say.
-    this.#nodes.delete(registration.nodeId);
   }
 
   /** Forgets registrations (and their nodes) silent for longer than the TTL. */
