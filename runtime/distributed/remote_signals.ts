@@ -60,11 +60,9 @@ export class RemoteSignals {
       ...this.#end(process, processId),
       tag,
     });
-    if ("status" in response || response.kind !== "Linked") {
-      this.#forget(this.#links, process, entryKey, entry);
-    }
+    if (!("status" in response) && response.kind === "Linked") return 0;
+    this.#forget(this.#links, process, entryKey, entry);
     if ("status" in response) return response.status;
-    if (response.kind === "Linked") return 0;
     // As with a local process that does not exist: an immediate link death.
     process.linkDied(-1, tag, "no_process", `${processId} on node ${nodeId}`);
     return 1;
@@ -82,11 +80,9 @@ export class RemoteSignals {
     const entry = { nodeId, processId };
     if (process.alive) this.#entry(this.#monitoring, process).set(entryKey, entry);
     const response = await this.send(nodeId, { kind: "Monitor", ...this.#end(process, processId) });
-    if ("status" in response || response.kind !== "Linked") {
-      this.#forget(this.#monitoring, process, entryKey, entry);
-    }
+    if (!("status" in response) && response.kind === "Linked") return 0;
+    this.#forget(this.#monitoring, process, entryKey, entry);
     if ("status" in response) return response.status;
-    if (response.kind === "Linked") return 0;
     // Monitoring a process that does not exist: ProcessDied at once, as locally.
     process.deliver(new ProcessDiedMessage(processId));
     return 1;
