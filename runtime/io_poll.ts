@@ -16,6 +16,7 @@ const ONE = new Uint8Array(1);
 
 export class IoPoll {
   #out: net.Socket | null = null;
+  #in: net.Socket | null = null;
   #connecting: Promise<net.Socket | null> | null = null;
   #waiting: (() => void)[] = [];
 
@@ -23,6 +24,9 @@ export class IoPoll {
   poll(then: () => void): void {
     this.#waiting.push(then);
     if (this.#waiting.length > 1) return; // a byte is on its way
+    // While a byte is on its way it must keep the event loop alive: the processes waiting
+    // for this turn may be all there is to run.
+    this.#in?.ref();
     if (this.#out !== null) {
       this.#out.write(ONE);
       return;
@@ -35,6 +39,7 @@ export class IoPoll {
   }
 
   #wake(): void {
+    this.#in?.unref();
     const waiting = this.#waiting;
     this.#waiting = [];
     for (const then of waiting) then();
@@ -45,21 +50,27 @@ export class IoPoll {
     return new Promise((resolve) => {
       const server = net.createServer((inbound) => {
         inbound.setNoDelay(true);
-        inbound.unref();
+        this.#in = inbound;
+        if (this.#waiting.length === 0) inbound.unref();
         inbound.on("data", () => this.#wake());
         inbound.on("error", () => {});
         server.close();
       });
-      server.unref();
+      // Both stay referenced until connected: the first poll may be all the loop has to do.
       server.on("error", () => resolve(null));
       server.listen(0, "127.0.0.1", () => {
         const out = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1", () => {
           this.#out = out;
+          out.unref();
+          server.unref();
           resolve(out);
         });
         out.setNoDelay(true);
-        out.unref();
-        out.on("error", () => resolve(null));
+        out.on("error", () => {
+          out.destroy();
+          server.close();
+          resolve(null);
+        });
       });
     });
   }

@@ -351,6 +351,23 @@ export class Process implements HostedProcess, ProcessEndpoint {
   /** The pooled memory the instance imports, given back to the runtime's pool at the end. */
   #pooledMemory: { memory: WebAssembly.Memory; limits: MemoryLimits } | null = null;
 
+  /** Reads in flight straight into this process's memory (see {@link lendMemory}). */
+  #memoryLoans = 0;
+
+  /**
+   * A host call hands part of the memory to an operation that writes into it later (a socket
+   * read into the guest's buffer). While any is out, an ended process's memory is not given
+   * back to the pool: the write would land in the next owner's memory. Each loan ends with
+   * {@link endMemoryLoan}.
+   */
+  lendMemory(): void {
+    this.#memoryLoans++;
+  }
+
+  endMemoryLoan(): void {
+    this.#memoryLoans--;
+  }
+
   /**
    * The instrumented guest's counter ran out (`lunatic::internal::out_of_fuel`, with what is
    * left of it: zero or the overshoot): account the slice, apply the fuel limit and pending
@@ -442,7 +459,7 @@ export class Process implements HostedProcess, ProcessEndpoint {
     const module = upgrade.module as LunaticModule;
     const old = this.#pooledMemory;
     this.#pooledMemory = null;
-    if (old !== null) {
+    if (old !== null && this.#memoryLoans === 0) {
       this.runtime.memories.give(old.memory, old.limits.initial, old.limits.maximum);
     }
     this.#instance = null;
@@ -739,11 +756,14 @@ export class Process implements HostedProcess, ProcessEndpoint {
     this.#lastTarget = undefined;
     // Every end comes after the guest's last activation returned or unwound (a process that
     // never started has none), and host calls write to guest memory only before returning
-    // to it: nothing can touch the memory any more.
+    // to it, or through a loan (lendMemory): nothing else can touch the memory any more.
+    // A memory lent to a read still in flight is dropped instead: the read may yet write.
     if (this.#pooledMemory !== null) {
       const { memory, limits } = this.#pooledMemory;
       this.#pooledMemory = null;
-      this.runtime.memories.give(memory, limits.initial, limits.maximum);
+      if (this.#memoryLoans === 0) {
+        this.runtime.memories.give(memory, limits.initial, limits.maximum);
+      }
     }
   }
 }

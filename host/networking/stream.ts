@@ -1,21 +1,50 @@
 /**
- * A TCP or TLS connection shared by every handle to it (spec §1.10): reads, peeks and writes
- * with the connection's timeouts, which all handles share.
+ * A connected byte stream as the stream calls see it (`tcp_read`, `tls_write_vectored`, ...):
+ * TCP's on a `Deno.TcpConn` (./tcp_connection.ts), TLS's on a `node:tls` socket (below).
+ */
+export interface ByteStream {
+  readTimeout: bigint;
+  writeTimeout: bigint;
+  peekTimeout: bigint;
+  /**
+   * One read of up to `len` bytes into the guest's buffer at `bufPtr` (consumed unless
+   * `peek`); the byte count (0: end of stream) at `outPtr`. Bytes already there are read
+   * without suspending the caller. Returns 0, 1 (an error ID at `outPtr`) or 9027 (timeout).
+   */
+  readInto(
+    process: Process,
+    bufPtr: number,
+    len: number,
+    outPtr: number,
+    peek: boolean,
+  ): number | Promise<number>;
+  /**
+   * Writes all of `data` (a view of guest memory, valid until the call returns); the byte
+   * count at `outPtr`. The caller suspends only when too much is queued already.
+   */
+  writeFrom(process: Process, data: Uint8Array, outPtr: number): number | Promise<number>;
+  /** The peer's address; throws when there is none. */
+  peerAddress(): SocketAddress;
+}
+
+/**
+ * A TLS connection on a `node:tls` socket, shared by every handle to it (spec §1.11): reads,
+ * peeks and writes with the connection's timeouts, which all handles share.
  *
- * It wraps a `node:net` socket (a `node:tls` one for TLS) rather than a `Deno.Conn`, whose
- * reads are one promise each: with events, bytes that have come are there to take without
- * suspending the reader, and a peek can look without consuming. Data arrives into a buffer of
- * the connection's own, from which reads take it (`peek` leaves it there); past a high-water
- * mark the socket is paused until reads drain it, so a process that does not read holds a
- * bounded amount. A timeout, or a
- * kill, of a waiting read loses nothing: the data stays for the next read, by any handle.
- * A write returns at once while little is queued; past a bound it waits until the socket has
- * handed the write to the kernel, so a peer that does not read stops the writer.
+ * Data arrives as events into a buffer of the connection's own, from which reads take it
+ * (`peek` leaves it there); past a high-water mark the socket is paused until reads drain it,
+ * so a process that does not read holds a bounded amount. A timeout, or a kill, of a waiting
+ * read loses nothing: the data stays for the next read, by any handle. A write returns at
+ * once while little is queued; past a bound it waits until the socket has handed the write
+ * to the kernel, so a peer that does not read stops the writer.
  */
 import type { Socket } from "node:net";
 import { clearTimeout, setTimeout } from "node:timers";
+import { TIMEOUT } from "../../runtime/message.ts";
 import type { Process } from "../../runtime/process.ts";
-import { TIMED_OUT, withDeadline } from "./io.ts";
+import type { SocketAddress } from "./addresses.ts";
+import { isUnwinding, reportError, TIMED_OUT, withDeadline } from "./io.ts";
+import { peerAddress } from "./node_listener.ts";
 import { OpenSocket } from "./resources.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -31,7 +60,7 @@ const LINGER_MS = 30_000;
 /** u64::MAX: no timeout (spec §0.6). */
 export const NO_TIMEOUT = 0xFFFF_FFFF_FFFF_FFFFn;
 
-export class StreamConnection extends OpenSocket {
+export class StreamConnection extends OpenSocket implements ByteStream {
   readTimeout = NO_TIMEOUT;
   writeTimeout = NO_TIMEOUT;
   peekTimeout = NO_TIMEOUT;
@@ -69,6 +98,25 @@ export class StreamConnection extends OpenSocket {
       this.#ended = true;
       this.#wake();
     });
+  }
+
+  readInto(
+    process: Process,
+    bufPtr: number,
+    len: number,
+    outPtr: number,
+    peek: boolean,
+  ): number | Promise<number> {
+    return readInto(process, this, bufPtr, len, outPtr, peek);
+  }
+
+  writeFrom(process: Process, data: Uint8Array, outPtr: number): number | Promise<number> {
+    // The socket sends later: it gets a copy, not the guest's memory.
+    return writeFrom(process, this, data.slice(), outPtr);
+  }
+
+  peerAddress(): SocketAddress {
+    return peerAddress(this.socket);
   }
 
   /**
@@ -198,4 +246,93 @@ export class StreamConnection extends OpenSocket {
     });
     return withDeadline(process, done, this.writeTimeout);
   }
+}
+
+function readInto(
+  process: Process,
+  connection: StreamConnection,
+  bufPtr: number,
+  len: number,
+  outPtr: number,
+  peek: boolean,
+): number | Promise<number> {
+  process.memory.check(bufPtr, len);
+  process.memory.check(outPtr, 8);
+  process.checkSignals();
+  let data;
+  try {
+    data = connection.takeNow(len >>> 0, peek);
+  } catch (error) {
+    return reportError(process, outPtr, error);
+  }
+  if (data === null) {
+    const timeout = peek ? connection.peekTimeout : connection.readTimeout;
+    if (timeout !== NO_TIMEOUT) return readLater(process, connection, bufPtr, len, outPtr, peek);
+    // The usual wait, without a deadline: as few promises as a wake-up can take.
+    return process.suspend(connection.nextArrival()).then(() =>
+      readInto(process, connection, bufPtr, len, outPtr, peek)
+    );
+  }
+  return deliver(process, data, bufPtr, outPtr);
+}
+
+/** Copies what a read got into the guest's buffer, its length to `outPtr`; returns 0. */
+function deliver(process: Process, data: Uint8Array, bufPtr: number, outPtr: number): number {
+  process.memory.write(bufPtr, data); // after a wait, the memory may have grown: checked again
+  process.memory.writeU64(outPtr, data.byteLength);
+  return 0;
+}
+
+async function readLater(
+  process: Process,
+  connection: StreamConnection,
+  bufPtr: number,
+  len: number,
+  outPtr: number,
+  peek: boolean,
+): Promise<number> {
+  let data;
+  try {
+    data = await connection.read(process, len >>> 0, peek);
+  } catch (error) {
+    if (isUnwinding(error)) throw error;
+    return reportError(process, outPtr, error);
+  }
+  return data === TIMED_OUT ? TIMEOUT : deliver(process, data, bufPtr, outPtr);
+}
+
+function writeFrom(
+  process: Process,
+  connection: StreamConnection,
+  data: Uint8Array,
+  outPtr: number,
+): number | Promise<number> {
+  process.memory.check(outPtr, 8);
+  process.checkSignals();
+  let written;
+  try {
+    written = connection.write(process, data);
+  } catch (error) {
+    return reportError(process, outPtr, error);
+  }
+  if (typeof written !== "number") return writeLater(process, written, outPtr);
+  process.memory.writeU64(outPtr, written);
+  return 0;
+}
+
+async function writeLater(
+  process: Process,
+  writing: Promise<number | typeof TIMED_OUT>,
+  outPtr: number,
+): Promise<number> {
+  let written;
+  try {
+    written = await writing;
+  } catch (error) {
+    if (isUnwinding(error)) throw error;
+    return reportError(process, outPtr, error);
+  }
+  if (written === TIMED_OUT) return TIMEOUT;
+  process.memory.writeU64(outPtr, written);
+  return 0;
 }

@@ -1,7 +1,6 @@
 /**
- * TLS over TCP (spec §1.11) on `node:tls`, over the TCP of ./tcp.ts (`node:net`; see
- * ./stream.ts for why not Deno's own TLS connections). Streams are shared connections as
- * TCP's are.
+ * TLS over TCP (spec §1.11) on `node:tls`, over `node:net` sockets (./node_listener.ts).
+ * Streams are shared connections as TCP's are (./stream.ts).
  *
  * Differences from lunatic 0.13.2 (README): a failed handshake, in `tls_accept` or
  * `tls_connect`, returns 1 with an error ID instead of trapping (a misbehaving client would
@@ -19,15 +18,14 @@ import { resolveHost } from "./dns.ts";
 import { isUnwinding, reportError, TIMED_OUT, writeAddress } from "./io.ts";
 import { addressIterator, networking } from "./resources.ts";
 import {
-  addStream,
   bindListener,
   type BoundAddress,
   connectTo,
   Listener,
   peerAddress,
-  streamFunctions,
-  timeoutFunctions,
-} from "./tcp.ts";
+} from "./node_listener.ts";
+import { StreamConnection } from "./stream.ts";
+import { addStream, streamFunctions, timeoutFunctions } from "./tcp.ts";
 
 const ADDRESS = ["i32", "i32", "i32", "i32", "i32"] as const;
 const decoder = new TextDecoder();
@@ -129,7 +127,7 @@ export const tlsFunctions: Record<string, HostFunction<Process>> = {
       } catch (error) {
         trap(`the TLS certificate or key cannot be used: ${(error as Error).message}`);
       }
-      return bindListener(p, address, idPtr, (bound) => new TlsListener(bound, context), true);
+      return bindListener(p, address, idPtr, (bound) => new TlsListener(bound, context));
     },
   ),
   drop_tls_listener: hostFn(["i64"], [], (id: bigint, p: Process) => {
@@ -163,7 +161,7 @@ export const tlsFunctions: Record<string, HostFunction<Process>> = {
         p.memory.writeU64(peerPtr, 0);
         return reportError(p, idPtr, error);
       }
-      p.memory.writeU64(idPtr, addStream(p, "tls_stream", secured));
+      p.memory.writeU64(idPtr, addStream(p, "tls_stream", new StreamConnection(secured)));
       p.memory.writeU64(peerPtr, addressIterator(p, peer));
       return 0;
     },
@@ -200,7 +198,7 @@ export const tlsFunctions: Record<string, HostFunction<Process>> = {
           ...(caCerts === null ? {} : { ca: caCerts }),
         });
         const secured = await p.suspend(handshake(secure, "secureConnect"));
-        p.memory.writeU64(idPtr, addStream(p, "tls_stream", secured));
+        p.memory.writeU64(idPtr, addStream(p, "tls_stream", new StreamConnection(secured)));
         return 0;
       } catch (error) {
         if (tcp !== undefined && tcp !== TIMED_OUT) tcp.destroy();
