@@ -92,6 +92,16 @@ Deno.test("a process that ends closes the sockets it holds; so does a message no
   ]);
 });
 
+Deno.test("a reader killed in its read loses nothing to the clone, and its memory is not reused", async () => {
+  const { stdout, outcome } = await scenario("killed_reader");
+  assert.deepEqual(outcome, { kind: "normal" });
+  assert.deepEqual(outputLines(stdout), [
+    "root: the reader was killed",
+    "root: the clone read late bytes",
+    "checker: its buffer is untouched",
+  ]);
+});
+
 Deno.test("10,000 connect/accept/exit cycles leave no socket or descriptor open", async () => {
   await scenario("cycles", 10); // warm up: Deno's own descriptors for the first sockets
   const sockets = openNetworkResources();

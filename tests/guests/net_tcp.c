@@ -320,6 +320,80 @@ LUNATIC_EXPORT("undelivered") void undelivered(void) {
     await_death(reading);
 }
 
+/* ---- a reader killed while its read is in flight ------------------------------------------ */
+
+/* Connects, writes a line when told to, and waits until told to end. */
+LUNATIC_EXPORT("late_sender") void late_sender(int32_t port, int64_t parent) {
+    (void)parent;
+    uint64_t stream = connect_local("sender", (uint16_t)port);
+    lunatic_message_receive_any(LUNATIC_NO_TIMEOUT);
+    write_text("sender", stream, "late bytes");
+    lunatic_message_receive_any(LUNATIC_NO_TIMEOUT);
+}
+
+/* At the same address in every instance of this module. */
+static char read_into[64];
+
+/* Takes the stream, tells its parent, and reads into read_into until it is killed. */
+LUNATIC_EXPORT("blocked_reader") void blocked_reader(int32_t unused, int64_t parent) {
+    (void)unused;
+    if (lunatic_message_receive_any(LUNATIC_NO_TIMEOUT) != LUNATIC_RECEIVE_DATA) exit(2);
+    uint64_t stream = lunatic_message_take_tcp_stream(0);
+    signal_process((uint64_t)parent);
+    read_some("blocked reader", stream, read_into, sizeof read_into);
+    printf("blocked reader: NOT REACHED\n");
+}
+
+/* Tells its parent it runs; when told, says whether its read_into is still all zero. */
+LUNATIC_EXPORT("checker") void checker(int32_t unused, int64_t parent) {
+    (void)unused;
+    signal_process((uint64_t)parent);
+    lunatic_message_receive_any(LUNATIC_NO_TIMEOUT);
+    int zero = 1;
+    for (size_t i = 0; i < sizeof read_into; i++) zero &= read_into[i] == 0;
+    printf("checker: its buffer is %s\n", zero ? "untouched" : "WRITTEN");
+}
+
+static void await_monitored_death(uint64_t pid) {
+    while (lunatic_message_receive_any(LUNATIC_NO_TIMEOUT) != LUNATIC_RECEIVE_PROCESS_DIED ||
+           lunatic_message_get_process_id() != pid) {}
+}
+
+/*
+ * A read goes straight into the reader's memory. The reader is killed while it waits; the
+ * bytes that come next go to the stream's clone, and a process spawned meanwhile (which may
+ * get a memory from the pool) finds nothing written into its own.
+ */
+LUNATIC_EXPORT("killed_reader") void killed_reader(void) {
+    uint16_t port;
+    uint64_t listener = listen_local(&port);
+    uint64_t me = lunatic_process_process_id();
+    uint64_t sender = spawn_with("late_sender", port, (int64_t)me);
+    uint64_t stream = accept_one(listener);
+    uint64_t clone = lunatic_networking_clone_tcp_stream(stream);
+    uint64_t reader = spawn_with("blocked_reader", 0, (int64_t)me);
+    lunatic_process_monitor(reader);
+    send_stream(reader, stream);
+    lunatic_message_receive_any(LUNATIC_NO_TIMEOUT); /* it has the stream */
+    lunatic_process_sleep_ms(50);                    /* and waits in its read */
+    lunatic_process_kill(reader);
+    await_monitored_death(reader);
+    printf("root: the reader was killed\n");
+    uint64_t check = spawn_with("checker", 0, (int64_t)me);
+    lunatic_process_monitor(check);
+    lunatic_message_receive_any(LUNATIC_NO_TIMEOUT); /* it runs */
+    signal_process(sender);                          /* now write */
+    char buf[64] = {0};
+    uint32_t n = 0;
+    while (n < 10) n += read_some("root", clone, buf + n, sizeof buf - 1 - n);
+    printf("root: the clone read %s\n", buf);
+    signal_process(check);
+    await_monitored_death(check);
+    signal_process(sender);
+    lunatic_networking_drop_tcp_stream(clone);
+    lunatic_networking_drop_tcp_listener(listener);
+}
+
 /* ---- cycles: connect, accept, exit; nothing stays open ------------------------------------ */
 
 LUNATIC_EXPORT("connect_and_exit") void connect_and_exit(int32_t port, int64_t parent) {
