@@ -25,10 +25,18 @@ import { type ByteStream, NO_TIMEOUT } from "./stream.ts";
 import { TcpConnection } from "./tcp_connection.ts";
 
 const ADDRESS = ["i32", "i32", "i32", "i32", "i32"] as const;
+/** Accepted connections a listener keeps for `accept` calls not made yet. */
+const QUEUED_CONNECTIONS = 1024;
+
 /**
- * A listening socket on `Deno.listen`. Connections are accepted as `accept` calls ask for
- * them (the kernel's backlog holds the rest; Deno accepts up to ~128 per event-loop turn);
- * one that arrives for a call abandoned by a kill waits here for the next call.
+ * A listening socket on `Deno.listen`. It accepts ahead of the `accept` calls, keeping up to
+ * {@link QUEUED_CONNECTIONS} (past that the kernel's backlog holds them), so that an accept
+ * loop takes waiting connections without suspending: a suspended acceptor resumes only on
+ * its turn, behind every process that is ready, and under load its clients waited that long
+ * for each connection. It starts with the first call: a listener with an accept in flight
+ * closes its socket only when Deno drops that operation, an event-loop turn later, and a
+ * listener bound and dropped unused should refuse connections at once. Deno accepts up to
+ * ~128 connections per event-loop turn.
  */
 export class TcpListener extends OpenSocket {
   readonly #queue: Deno.TcpConn[] = [];
@@ -47,6 +55,7 @@ export class TcpListener extends OpenSocket {
   /** The next connection: a queued one, or the next to arrive. */
   accept(process: Process): Deno.TcpConn | Promise<Deno.TcpConn> {
     const queued = this.#queue.shift();
+    if (!this.#accepting) this.#acceptOne();
     if (queued !== undefined) return queued;
     const waiter = {} as { resolve(conn: Deno.TcpConn): void; reject(error: unknown): void };
     const arrival = new Promise<Deno.TcpConn>((resolve, reject) => {
@@ -54,13 +63,13 @@ export class TcpListener extends OpenSocket {
       waiter.reject = reject;
     });
     this.#waiter = waiter;
-    if (!this.#accepting) this.#acceptOne();
     return process.suspend(arrival, () => {
       if (this.#waiter === waiter) this.#waiter = null;
     });
   }
 
   #acceptOne(): void {
+    if (this.closed || this.#queue.length >= QUEUED_CONNECTIONS) return;
     this.#accepting = true;
     this.listener.accept().then((conn) => {
       this.#accepting = false;
@@ -69,10 +78,12 @@ export class TcpListener extends OpenSocket {
       this.#waiter = null;
       if (waiter !== null) waiter.resolve(conn);
       else this.#queue.push(conn);
+      this.#acceptOne();
     }, (error) => {
       this.#accepting = false;
       const waiter = this.#waiter;
       this.#waiter = null;
+      // An error (out of descriptors, say) goes to the next accept call, not to a loop.
       if (!this.closed) waiter?.reject(error);
     });
   }
