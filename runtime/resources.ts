@@ -47,8 +47,8 @@ export class ResourceTable<T> {
  * which no table holds.
  */
 export function toIndex(id: bigint | number): number {
-  if (typeof id === "number") return id;
-  return id >= 0n && id <= MAX_SAFE_ID ? Number(id) : -1;
+  // Number() of a bigint past 2^53 rounds to at least 2^53: out of range either way, without
+  // the bigint comparisons (this runs on every I/O call).
+  const index = typeof id === "number" ? id : Number(id);
+  return index >= 0 && index <= Number.MAX_SAFE_INTEGER ? index : -1;
 }
-
-const MAX_SAFE_ID = BigInt(Number.MAX_SAFE_INTEGER);

@@ -125,7 +125,12 @@ export class NetworkingState implements DisposableHostState {
 
 /** The calling process's networking tables (made on first use). */
 export function networking(process: Process): NetworkingState {
-  return process.hostState(NETWORKING, () => new NetworkingState());
+  return process.hostState(NETWORKING, newNetworkingState);
+}
+
+// One function, not a closure per call: every stream call looks its tables up.
+function newNetworkingState(): NetworkingState {
+  return new NetworkingState();
 }
 
 const KIND_NAMES: Record<SocketKind, string> = {

@@ -91,7 +91,9 @@ class SlabChunk {
 
 const slab = new WriteSlab();
 
-/** A settled-later signal: for readers waiting on a read, and writers on the queue. */
+function noop(): void {}
+
+/** A settled-later signal, for writers waiting on the queue. */
 interface Signal {
   promise: Promise<void>;
   resolve: () => void;
@@ -114,8 +116,8 @@ export class TcpConnection extends OpenSocket {
   #buffered = 0;
   #ended = false;
   #readError: unknown = null;
-  /** Settles when the read in flight (there is at most one) has completed. */
-  #reading: Signal | null = null;
+  /** The read in flight (there is at most one); it may reject. */
+  #reading: Promise<unknown> | null = null;
 
   /** Writes not yet taken by the socket; the first one is being written. */
   #writes: Uint8Array[] = [];
@@ -201,13 +203,11 @@ export class TcpConnection extends OpenSocket {
   /** The usual read: the kernel writes into the guest's buffer while the process waits. */
   #readDirect(process: Process, bufPtr: number, max: number, outPtr: number): Promise<number> {
     const into = process.memory.bytes(bufPtr, max);
-    const reading = this.#reading = signal();
     let abandoned = false;
     process.lendMemory();
-    const read = this.conn.read(into).then((count) => {
+    const read = this.#reading = this.conn.read(into).then((count) => {
       process.endMemoryLoan();
       this.#reading = null;
-      reading.resolve();
       if (count === null) this.#ended = true;
       // Its reader was killed: the bytes are the stream's, for its other handles.
       else if (abandoned && count > 0) this.#keep(into.slice(0, count));
@@ -215,7 +215,6 @@ export class TcpConnection extends OpenSocket {
     }, (error) => {
       process.endMemoryLoan();
       this.#reading = null;
-      reading.resolve();
       if (!this.closed) this.#readError ??= error;
       throw error;
     });
@@ -238,7 +237,7 @@ export class TcpConnection extends OpenSocket {
     timeout: bigint,
   ): Promise<number> {
     for (;;) {
-      const filled = this.#reading?.promise ?? this.#fill(max);
+      const filled = this.#reading !== null ? this.#reading.then(noop, noop) : this.#fill(max);
       const done = await withDeadline(process, filled, timeout);
       if (done === TIMED_OUT) return TIMEOUT;
       if (this.#buffered > 0 || this.#ended || this.closed) {
@@ -250,18 +249,17 @@ export class TcpConnection extends OpenSocket {
 
   /** Reads once into a buffer of the connection's; settles when the read has completed. */
   #fill(max: number): Promise<void> {
-    const reading = this.#reading = signal();
     const into = new Uint8Array(Math.min(Math.max(max, READ_MIN), READ_MAX));
-    this.conn.read(into).then((count) => {
+    const filled = this.conn.read(into).then((count) => {
+      this.#reading = null;
       if (count === null) this.#ended = true;
       else if (count > 0) this.#keep(into.subarray(0, count));
     }, (error) => {
-      if (!this.closed) this.#readError ??= error;
-    }).finally(() => {
       this.#reading = null;
-      reading.resolve();
+      if (!this.closed) this.#readError ??= error;
     });
-    return reading.promise;
+    this.#reading = filled;
+    return filled;
   }
 
   #keep(bytes: Uint8Array): void {
