@@ -45,6 +45,7 @@ import type { Process } from "../../runtime/process.ts";
 import type { SocketAddress } from "./addresses.ts";
 import { isUnwinding, reportError, TIMED_OUT, withDeadline } from "./io.ts";
 import { peerAddress } from "./node_listener.ts";
+import { ReceivedBytes } from "./received_bytes.ts";
 import { OpenSocket } from "./resources.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -65,10 +66,8 @@ export class StreamConnection extends OpenSocket implements ByteStream {
   writeTimeout = NO_TIMEOUT;
   peekTimeout = NO_TIMEOUT;
 
-  /** Received bytes not yet consumed, in arrival order (the first one from #offset). */
-  #chunks: Uint8Array[] = [];
-  #offset = 0;
-  #buffered = 0;
+  /** Received bytes not yet consumed. */
+  readonly #received = new ReceivedBytes();
   #paused = false;
   #ended = false;
   #error: Error | null = null;
@@ -78,9 +77,8 @@ export class StreamConnection extends OpenSocket implements ByteStream {
   constructor(readonly socket: Socket) {
     super();
     socket.on("data", (data: Uint8Array) => {
-      this.#chunks.push(data);
-      this.#buffered += data.byteLength;
-      if (this.#buffered > HIGH_WATER && !this.#paused) {
+      this.#received.push(data);
+      if (this.#received.size > HIGH_WATER && !this.#paused) {
         this.#paused = true;
         socket.pause();
       }
@@ -129,8 +127,7 @@ export class StreamConnection extends OpenSocket implements ByteStream {
       socket.destroy();
       return;
     }
-    this.#chunks = [];
-    this.#buffered = 0;
+    this.#received.clear();
     socket.removeAllListeners("data");
     socket.resume(); // whatever still comes is dropped, not buffered
     const linger = setTimeout(() => socket.destroy(), LINGER_MS);
@@ -162,7 +159,7 @@ export class StreamConnection extends OpenSocket implements ByteStream {
    */
   takeNow(max: number, peek: boolean): Uint8Array | null {
     if (max === 0) return EMPTY;
-    if (this.#buffered > 0) return this.#take(Math.min(max, this.#buffered), peek);
+    if (this.#received.size > 0) return this.#take(Math.min(max, this.#received.size), peek);
     if (this.#error !== null) throw this.#error;
     if (this.#ended || this.closed) return EMPTY;
     return null;
@@ -187,37 +184,10 @@ export class StreamConnection extends OpenSocket implements ByteStream {
   }
 
   #take(count: number, peek: boolean): Uint8Array {
-    const first = this.#chunks[0];
-    let data: Uint8Array;
-    if (this.#offset === 0 && first.byteLength === count) {
-      data = first; // the usual read: all of one arrival
-    } else if (first.byteLength - this.#offset >= count) {
-      data = first.subarray(this.#offset, this.#offset + count);
-    } else {
-      data = new Uint8Array(count);
-      let at = 0;
-      let offset = this.#offset;
-      for (let i = 0; at < count; i++) {
-        const part = this.#chunks[i].subarray(offset, offset + (count - at));
-        data.set(part, at);
-        at += part.byteLength;
-        offset = 0;
-      }
-    }
+    const data = this.#received.first(count);
     if (peek) return data;
-    this.#buffered -= count;
-    let left = count;
-    while (left > 0) {
-      const available = this.#chunks[0].byteLength - this.#offset;
-      if (available > left) {
-        this.#offset += left;
-        break;
-      }
-      left -= available;
-      this.#chunks.shift();
-      this.#offset = 0;
-    }
-    if (this.#paused && this.#buffered <= HIGH_WATER / 2) {
+    this.#received.consume(count);
+    if (this.#paused && this.#received.size <= HIGH_WATER / 2) {
       this.#paused = false;
       this.socket.resume();
     }

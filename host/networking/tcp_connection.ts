@@ -20,6 +20,7 @@ import type { Process } from "../../runtime/process.ts";
 import { TIMEOUT } from "../../runtime/message.ts";
 import { fromHostPort, type SocketAddress } from "./addresses.ts";
 import { isUnwinding, reportError, TIMED_OUT, withDeadline } from "./io.ts";
+import { ReceivedBytes } from "./received_bytes.ts";
 import { OpenSocket } from "./resources.ts";
 import { NO_TIMEOUT } from "./stream.ts";
 
@@ -110,10 +111,8 @@ export class TcpConnection extends OpenSocket {
   writeTimeout = NO_TIMEOUT;
   peekTimeout = NO_TIMEOUT;
 
-  /** Bytes a read got that nobody has taken yet, in arrival order (the first from #offset). */
-  #chunks: Uint8Array[] = [];
-  #offset = 0;
-  #buffered = 0;
+  /** Bytes a read got that nobody has taken yet. */
+  readonly #received = new ReceivedBytes();
   #ended = false;
   #readError: unknown = null;
   /** The read in flight (there is at most one); it may reject. */
@@ -154,7 +153,7 @@ export class TcpConnection extends OpenSocket {
     memory.check(outPtr, 8);
     process.checkSignals();
     const max = len >>> 0;
-    if (max === 0 || this.#buffered > 0 || this.#ended || this.closed) {
+    if (max === 0 || this.#received.size > 0 || this.#ended || this.closed) {
       return this.#deliver(process, max, bufPtr, outPtr, peek);
     }
     if (this.#readError !== null) return reportError(process, outPtr, this.#readError);
@@ -168,36 +167,12 @@ export class TcpConnection extends OpenSocket {
 
   /** Takes (or peeks at) what is buffered into the guest's buffer; 0 bytes at the end. */
   #deliver(process: Process, max: number, bufPtr: number, outPtr: number, peek: boolean) {
-    const count = Math.min(max, this.#buffered);
-    const memory = process.memory;
+    const count = Math.min(max, this.#received.size);
     // After a wait the memory may have grown: checked again.
-    const into = memory.bytes(bufPtr, count);
-    let at = 0;
-    let offset = this.#offset;
-    for (let i = 0; at < count; i++) {
-      const part = this.#chunks[i].subarray(offset, offset + (count - at));
-      into.set(part, at);
-      at += part.byteLength;
-      offset = 0;
-    }
-    if (!peek) this.#consume(count);
-    memory.writeU64(outPtr, count);
+    this.#received.copyFirst(process.memory.bytes(bufPtr, count));
+    if (!peek) this.#received.consume(count);
+    process.memory.writeU64(outPtr, count);
     return 0;
-  }
-
-  #consume(count: number): void {
-    this.#buffered -= count;
-    let left = count;
-    while (left > 0) {
-      const available = this.#chunks[0].byteLength - this.#offset;
-      if (available > left) {
-        this.#offset += left;
-        return;
-      }
-      left -= available;
-      this.#chunks.shift();
-      this.#offset = 0;
-    }
   }
 
   /** The usual read: the kernel writes into the guest's buffer while the process waits. */
@@ -240,7 +215,7 @@ export class TcpConnection extends OpenSocket {
       const filled = this.#reading !== null ? this.#reading.then(noop, noop) : this.#fill(max);
       const done = await withDeadline(process, filled, timeout);
       if (done === TIMED_OUT) return TIMEOUT;
-      if (this.#buffered > 0 || this.#ended || this.closed) {
+      if (this.#received.size > 0 || this.#ended || this.closed) {
         return this.#deliver(process, max, bufPtr, outPtr, peek);
       }
       if (this.#readError !== null) return reportError(process, outPtr, this.#readError);
@@ -264,8 +239,7 @@ export class TcpConnection extends OpenSocket {
 
   #keep(bytes: Uint8Array): void {
     if (this.closed) return;
-    this.#chunks.push(bytes);
-    this.#buffered += bytes.byteLength;
+    this.#received.push(bytes);
   }
 
   /**
@@ -348,8 +322,7 @@ export class TcpConnection extends OpenSocket {
    * still sends its buffer; a peer that takes none of it for {@link LINGER_MS} is cut off.
    */
   protected closeSocket(): void {
-    this.#chunks = [];
-    this.#buffered = 0;
+    this.#received.clear();
     if (this.#writes.length === 0) return this.#closeNow();
     this.#closing = true;
     this.#linger = setTimeout(() => this.#closeNow(), LINGER_MS);
