@@ -137,7 +137,7 @@ function parseIpv6(text: string): Uint8Array | null {
   return octets;
 }
 
-/** A socket address from the IP text and port `node:net` or `node:dgram` reports. */
+/** A socket address from the IP text and port a Deno, `node:net` or `node:dgram` socket reports. */
 export function fromHostPort(hostname: string, port: number): SocketAddress {
   let text = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
   // A zone given as an interface name (`fe80::1%eth0`) has no number to report: scope ID 0.

@@ -156,11 +156,6 @@ function connect(address: SocketAddress): Promise<net.Socket> {
   });
 }
 
-/** Destroys what `pending` brings, whenever it comes (a connection nobody will take). */
-export function destroyWhenSettled(pending: Promise<net.Socket>): void {
-  pending.then((socket) => socket.destroy(), () => {});
-}
-
 /** The address of a connected socket's peer. */
 export function peerAddress(socket: net.Socket): SocketAddress {
   if (socket.remoteAddress === undefined || socket.remotePort === undefined) {
@@ -201,7 +196,7 @@ export async function connectTo(
   try {
     return await withDeadline(process, connecting, timeout, (socket) => socket.destroy());
   } catch (error) {
-    if (isUnwinding(error)) destroyWhenSettled(connecting);
+    if (isUnwinding(error)) connecting.then((socket) => socket.destroy(), () => {});
     throw error;
   }
 }
