@@ -220,7 +220,7 @@ export function streamFunctions(
         return connectionOf(p, kind, id).readInto(p, bufPtr, len, outPtr, false);
       },
     ),
-    // Writes are handed to the socket as they are made: nothing is held back to flush.
+    // Writes reach the socket a microtask after they are made: nothing waits for a flush.
     [`${prefix}_flush`]: hostFn(
       ["i64", "i32"],
       ["i32"],
