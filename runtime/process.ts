@@ -89,6 +89,7 @@ export class Process implements HostedProcess, ProcessEndpoint {
   #waitsForever = false;
   /** While waiting in a receive: the tags it takes (null: any message). */
   #receiveTags: readonly bigint[] | null = null;
+  /** Resolves the promise of the receive or completion wait in progress, with its status. */
   #messageResolve: ((status: number) => void) | null = null;
   #messageStatus = 0;
   #cancelReceiveTimer: (() => void) | null = null;
@@ -98,6 +99,9 @@ export class Process implements HostedProcess, ProcessEndpoint {
   #memoryBytes: Uint8Array | null = null;
   /** The Wait of {@link waitForMessage}, one per process: a kill withdraws the receive. */
   #messageWait: Wait | null = null;
+  /** The Wait of {@link waitForCompletion}, one per process, and what a kill calls. */
+  #completionWait: Wait | null = null;
+  #onCompletionAbort: (() => void) | null = null;
   /** The process this one last sent to, by ID (-1: none): senders mostly repeat. */
   #lastTargetId = -1;
   #lastTarget: ProcessEndpoint | undefined = undefined;
@@ -575,8 +579,46 @@ export class Process implements HostedProcess, ProcessEndpoint {
     this.runtime.scheduler.resume(this);
   }
 
-  /** The scheduler's turn for a process whose message arrived: resume its receive. */
-  resumeAfterMessage(): void {
+  /**
+   * The I/O hot path: suspends until the operation the caller started calls
+   * {@link completeWait} with the host call's result, as {@link waitForMessage} does for a
+   * message. A kill meanwhile calls `onAbort` (the operation must then not complete the wait,
+   * nor touch the process's memory) and unwinds the process. Allocates nothing per wait beyond
+   * the promise V8 resumes from, where {@link suspend} makes closures and promises around it.
+   */
+  waitForCompletion(onAbort: () => void): Promise<number> {
+    this.checkSignals();
+    Process.#waiting = this;
+    const promise = new Promise<number>(Process.#keepMessageResolvers);
+    this.#wait = this.#completionWait ??= {
+      reject: (reason) => this.#messageReject!(reason),
+      onAbort: () => {
+        const abort = this.#onCompletionAbort!;
+        this.#onCompletionAbort = null;
+        abort();
+      },
+    };
+    this.#onCompletionAbort = onAbort;
+    this.#state = "waiting";
+    this.#waitedInSlice = true;
+    return promise;
+  }
+
+  /** Ends a {@link waitForCompletion}: the process is ready to resume with `status`. */
+  completeWait(status: number): void {
+    if (this.#wait !== this.#completionWait || this.#state !== "waiting") return;
+    this.#wait = null;
+    this.#onCompletionAbort = null;
+    this.#messageStatus = status;
+    this.#state = "ready";
+    this.runtime.scheduler.resume(this);
+  }
+
+  /**
+   * The scheduler's turn for a process whose message arrived, or whose operation completed:
+   * resume its wait.
+   */
+  resumeAfterWait(): void {
     if (this.#state !== "ready") return;
     this.#state = "running";
     if (this.#killReason !== null) this.#messageReject!(new ProcessKilled(this.#killReason));

@@ -2,15 +2,15 @@ import { setImmediate } from "node:timers";
 import { IoPoll } from "./io_poll.ts";
 
 /**
- * What the scheduler runs: a function, or a process whose awaited message arrived (a method
- * call on the process instead of a closure per process keeps the message hop's memory
- * traffic down).
+ * What the scheduler runs: a function, or a process whose awaited message arrived or whose
+ * operation completed (a method call on the process instead of a closure per process keeps
+ * the message hop's memory traffic down).
  */
-export type Task = (() => void) | { resumeAfterMessage(): void };
+export type Task = (() => void) | { resumeAfterWait(): void };
 
 function run(task: Task): void {
   if (typeof task === "function") task();
-  else task.resumeAfterMessage();
+  else task.resumeAfterWait();
 }
 
 /**

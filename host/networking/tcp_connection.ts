@@ -19,7 +19,7 @@ import { clearTimeout, setTimeout } from "node:timers";
 import type { Process } from "../../runtime/process.ts";
 import { TIMEOUT } from "../../runtime/message.ts";
 import { fromHostPort, type SocketAddress } from "./addresses.ts";
-import { isUnwinding, reportError, TIMED_OUT, withDeadline } from "./io.ts";
+import { reportError, TIMED_OUT, withDeadline } from "./io.ts";
 import { ReceivedBytes } from "./received_bytes.ts";
 import { OpenSocket } from "./resources.ts";
 import { NO_TIMEOUT } from "./stream.ts";
@@ -115,7 +115,7 @@ export class TcpConnection extends OpenSocket {
   readonly #received = new ReceivedBytes();
   #ended = false;
   #readError: unknown = null;
-  /** The read in flight (there is at most one); it may reject. */
+  /** The read in flight (there is at most one); settles once it has completed. */
   #reading: Promise<unknown> | null = null;
 
   /** Writes not yet taken by the socket; the first one is being written. */
@@ -177,32 +177,61 @@ export class TcpConnection extends OpenSocket {
     return 0;
   }
 
-  /** The usual read: the kernel writes into the guest's buffer while the process waits. */
+  /** The process waiting in a direct read (see {@link TcpConnection.#readDirect}), if any. */
+  #directReader: Process | null = null;
+  #directInto: Uint8Array | null = null;
+  #directOutPtr = 0;
+  /** The direct reader was killed: the bytes its read still gets are the stream's. */
+  #directAbandoned = false;
+
+  /**
+   * The usual read: the kernel writes into the guest's buffer while the process waits. The
+   * read's handlers are the connection's own, made once, and they complete the process's
+   * wait themselves: no promise or closure per read beyond the read's and the wait's.
+   */
   #readDirect(process: Process, bufPtr: number, max: number, outPtr: number): Promise<number> {
-    const into = process.memory.bytes(bufPtr, max);
-    let abandoned = false;
+    const wait = process.waitForCompletion(this.#abandonDirectRead);
+    this.#directReader = process;
+    this.#directInto = process.memory.bytes(bufPtr, max);
+    this.#directOutPtr = outPtr;
+    this.#directAbandoned = false;
     process.lendMemory();
-    const read = this.#reading = this.conn.read(into).then((count) => {
-      process.endMemoryLoan();
-      this.#reading = null;
-      if (count === null) this.#ended = true;
-      // Its reader was killed: the bytes are the stream's, for its other handles.
-      else if (abandoned && count > 0) this.#keep(into.slice(0, count));
-      return count;
-    }, (error) => {
-      process.endMemoryLoan();
-      this.#reading = null;
-      if (!this.closed) this.#readError ??= error;
-      throw error;
-    });
-    return process.suspend(read, () => abandoned = true).then((count) => {
-      process.memory.writeU64(outPtr, count ?? 0);
-      return 0;
-    }, (error) => {
-      if (isUnwinding(error)) throw error;
-      return reportError(process, outPtr, error);
-    });
+    this.#reading = this.conn.read(this.#directInto).then(this.#directRead, this.#directFailed);
+    return wait;
   }
+
+  readonly #abandonDirectRead = (): void => {
+    this.#directAbandoned = true;
+  };
+
+  /** The direct read is over: the reader, if it still waits for it, and whether it does. */
+  #endDirectRead(): Process | null {
+    const process = this.#directReader!;
+    this.#directReader = null;
+    this.#reading = null;
+    process.endMemoryLoan();
+    return this.#directAbandoned ? null : process;
+  }
+
+  readonly #directRead = (count: number | null): void => {
+    const into = this.#directInto!;
+    this.#directInto = null;
+    const process = this.#endDirectRead();
+    if (count === null) this.#ended = true;
+    if (process !== null) {
+      process.memory.writeU64(this.#directOutPtr, count ?? 0);
+      process.completeWait(0);
+    } else if (count !== null && count > 0) {
+      this.#keep(into.slice(0, count));
+    }
+  };
+
+  readonly #directFailed = (error: unknown): void => {
+    this.#directInto = null;
+    const process = this.#endDirectRead();
+    if (!this.closed) this.#readError ??= error;
+    if (process !== null) process.completeWait(reportError(process, this.#directOutPtr, error));
+  };
 
   /** A peek, or a read with a deadline: waits for bytes in the connection's own buffer. */
   async #readBuffered(
