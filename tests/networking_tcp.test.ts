@@ -8,6 +8,7 @@
  * Guest: tests/guests/net_tcp.c (both sides of each exchange on 127.0.0.1).
  */
 import assert from "node:assert/strict";
+import * as net from "node:net";
 import { openNetworkResources } from "../host/networking.ts";
 import { outputLines, reasonOf, runRecorded } from "./helpers/run_guest.ts";
 
@@ -65,6 +66,24 @@ Deno.test("errors return 1 with the OS's text: a closed port, an address in use"
     "root: bind a port in use: 1 Address already in use (os error 98)",
     "root: bind it once freed: ok",
   ]);
+});
+
+Deno.test("a read in flight when the peer resets the connection returns 1 with the OS's text", async () => {
+  // The peer resets (SO_LINGER 0) once the guest's byte arrives, while the guest waits to read.
+  const server = net.createServer((socket) => {
+    socket.once("data", () => socket.resetAndDestroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = server.address() as net.AddressInfo;
+    const { stdout, outcome } = await scenario("reset", port);
+    assert.deepEqual(outcome, { kind: "normal" });
+    assert.deepEqual(outputLines(stdout), [
+      "root: read after the peer's reset: 1 Connection reset by peer (os error 104)",
+    ]);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 Deno.test("a stream moved in a message and its clone: the socket closes with the last handle", async () => {

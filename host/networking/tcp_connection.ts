@@ -196,7 +196,13 @@ export class TcpConnection extends OpenSocket {
     this.#directOutPtr = outPtr;
     this.#directAbandoned = false;
     process.lendMemory();
-    this.#reading = this.conn.read(this.#directInto).then(this.#directRead, this.#directFailed);
+    let read: Promise<number | null>;
+    try {
+      read = this.conn.read(this.#directInto);
+    } catch (error) {
+      read = Promise.reject(error); // reported like a failed read, the wait already begun
+    }
+    this.#reading = read.then(this.#directRead, this.#directFailed);
     return wait;
   }
 

@@ -247,6 +247,18 @@ LUNATIC_EXPORT("in_use") void in_use(void) {
     printf("root: bind it once freed: %s\n", status_text(status, id));
 }
 
+/* A peer (the test's) resets the connection once it has our byte: the read waiting for its
+ * answer fails with the OS's text. */
+LUNATIC_EXPORT("reset") void reset(int32_t port) {
+    uint64_t stream = connect_local("root", (uint16_t)port);
+    write_text("root", stream, "x");
+    char buf[16];
+    uint64_t got = 0;
+    int32_t status = lunatic_networking_tcp_read(stream, (uint8_t *)buf, sizeof buf, &got);
+    printf("root: read after the peer's reset: %d %s\n", status, status_text(status, got));
+    lunatic_networking_drop_tcp_stream(stream);
+}
+
 /* ---- streams in messages: move, clone, drop, the owner's end ------------------------------- */
 
 /* Connects and prints everything it reads until the end of the stream. */
