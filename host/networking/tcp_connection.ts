@@ -210,7 +210,7 @@ export class TcpConnection extends OpenSocket {
     this.#directAbandoned = true;
   };
 
-  /** The direct read is over: the reader, if it still waits for it, and whether it does. */
+  /** Ends a direct read's bookkeeping; its reader, or null if that was killed meanwhile. */
   #endDirectRead(): Process | null {
     const process = this.#directReader!;
     this.#directReader = null;
