@@ -114,6 +114,10 @@ export class TcpConnection extends OpenSocket {
   /** Bytes a read got that nobody has taken yet. */
   readonly #received = new ReceivedBytes();
   #ended = false;
+  /**
+   * An error a read met that no reader has been told of yet. It is reported once; later reads
+   * find the end of the stream, as the kernel's do after a reset.
+   */
   #readError: unknown = null;
   /** The read in flight (there is at most one); settles once it has completed. */
   #reading: Promise<unknown> | null = null;
@@ -158,7 +162,7 @@ export class TcpConnection extends OpenSocket {
     if (max === 0 || this.#received.size > 0 || this.#ended || this.closed) {
       return this.#deliver(process, max, bufPtr, outPtr, peek);
     }
-    if (this.#readError !== null) return reportError(process, outPtr, this.#readError);
+    if (this.#readError !== null) return this.#reportReadError(process, outPtr);
     const timeout = peek ? this.peekTimeout : this.readTimeout;
     const direct = !peek && timeout === NO_TIMEOUT && this.#reading === null &&
       !(memory.u8.buffer instanceof SharedArrayBuffer);
@@ -235,9 +239,20 @@ export class TcpConnection extends OpenSocket {
   readonly #directFailed = (error: unknown): void => {
     this.#directInto = null;
     const process = this.#endDirectRead();
-    if (!this.closed) this.#readError ??= error;
-    if (process !== null) process.completeWait(reportError(process, this.#directOutPtr, error));
+    if (process === null) {
+      if (!this.closed) this.#readError ??= error; // for the stream's next reader
+      return;
+    }
+    this.#ended = true;
+    process.completeWait(reportError(process, this.#directOutPtr, error));
   };
+
+  #reportReadError(process: Process, outPtr: number): number {
+    const error = this.#readError;
+    this.#readError = null;
+    this.#ended = true;
+    return reportError(process, outPtr, error);
+  }
 
   /** A peek, or a read with a deadline: waits for bytes in the connection's own buffer. */
   async #readBuffered(
@@ -255,7 +270,7 @@ export class TcpConnection extends OpenSocket {
       if (this.#received.size > 0 || this.#ended || this.closed) {
         return this.#deliver(process, max, bufPtr, outPtr, peek);
       }
-      if (this.#readError !== null) return reportError(process, outPtr, this.#readError);
+      if (this.#readError !== null) return this.#reportReadError(process, outPtr);
     }
   }
 

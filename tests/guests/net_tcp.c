@@ -248,7 +248,7 @@ LUNATIC_EXPORT("in_use") void in_use(void) {
 }
 
 /* A peer (the test's) resets the connection once it has our byte: the read waiting for its
- * answer fails with the OS's text. */
+ * answer fails with the OS's text, and the next one finds the end of the stream. */
 LUNATIC_EXPORT("reset") void reset(int32_t port) {
     uint64_t stream = connect_local("root", (uint16_t)port);
     write_text("root", stream, "x");
@@ -256,6 +256,9 @@ LUNATIC_EXPORT("reset") void reset(int32_t port) {
     uint64_t got = 0;
     int32_t status = lunatic_networking_tcp_read(stream, (uint8_t *)buf, sizeof buf, &got);
     printf("root: read after the peer's reset: %d %s\n", status, status_text(status, got));
+    status = lunatic_networking_tcp_read(stream, (uint8_t *)buf, sizeof buf, &got);
+    printf("root: the next read: %s, %llu bytes\n", status_text(status, got),
+           (unsigned long long)got);
     lunatic_networking_drop_tcp_stream(stream);
 }
 
