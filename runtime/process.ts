@@ -529,15 +529,12 @@ export class Process implements HostedProcess, ProcessEndpoint {
    * per wait beyond the promise V8 resumes from.
    */
   waitForMessage(tags: readonly bigint[] | null, timeout: bigint | null): Promise<number> {
-    this.checkSignals();
-    Process.#waiting = this;
-    const promise = new Promise<number>(Process.#keepMessageResolvers);
-    this.#wait = this.#messageWait ??= {
-      reject: (reason) => this.#messageReject!(reason),
-      onAbort: () => this.#stopReceiving(),
-    };
-    this.#state = "waiting";
-    this.#waitedInSlice = true;
+    const promise = this.#waitForStatus(
+      this.#messageWait ??= {
+        reject: (reason) => this.#messageReject!(reason),
+        onAbort: () => this.#stopReceiving(),
+      },
+    );
     this.#receiveTags = tags;
     this.#receiving = true;
     if (timeout !== null) {
@@ -574,6 +571,25 @@ export class Process implements HostedProcess, ProcessEndpoint {
       this.setScratch(message);
       this.#messageStatus = receiveStatus(message);
     }
+    this.#readyToResume();
+  }
+
+  /**
+   * Begins a wait that {@link resumeAfterWait} ends with {@link Process.#messageStatus} (a
+   * receive's or a completion's): the promise V8 resumes the guest from.
+   */
+  #waitForStatus(wait: Wait): Promise<number> {
+    this.checkSignals();
+    Process.#waiting = this;
+    const promise = new Promise<number>(Process.#keepMessageResolvers);
+    this.#wait = wait;
+    this.#state = "waiting";
+    this.#waitedInSlice = true;
+    return promise;
+  }
+
+  /** The wait is over and its status set: the process resumes on its turn. */
+  #readyToResume(): void {
     this.#wait = null;
     this.#state = "ready";
     this.runtime.scheduler.resume(this);
@@ -587,31 +603,26 @@ export class Process implements HostedProcess, ProcessEndpoint {
    * the promise V8 resumes from, where {@link suspend} makes closures and promises around it.
    */
   waitForCompletion(onAbort: () => void): Promise<number> {
-    this.checkSignals();
-    Process.#waiting = this;
-    const promise = new Promise<number>(Process.#keepMessageResolvers);
-    this.#wait = this.#completionWait ??= {
-      reject: (reason) => this.#messageReject!(reason),
-      onAbort: () => {
-        const abort = this.#onCompletionAbort!;
-        this.#onCompletionAbort = null;
-        abort();
+    const promise = this.#waitForStatus(
+      this.#completionWait ??= {
+        reject: (reason) => this.#messageReject!(reason),
+        onAbort: () => {
+          const abort = this.#onCompletionAbort!;
+          this.#onCompletionAbort = null;
+          abort();
+        },
       },
-    };
+    );
     this.#onCompletionAbort = onAbort;
-    this.#state = "waiting";
-    this.#waitedInSlice = true;
     return promise;
   }
 
   /** Ends a {@link waitForCompletion}: the process is ready to resume with `status`. */
   completeWait(status: number): void {
     if (this.#wait !== this.#completionWait || this.#state !== "waiting") return;
-    this.#wait = null;
     this.#onCompletionAbort = null;
     this.#messageStatus = status;
-    this.#state = "ready";
-    this.runtime.scheduler.resume(this);
+    this.#readyToResume();
   }
 
   /**
