@@ -10,15 +10,14 @@
  * through a loopback connection and resuming when it arrives: the event loop has nothing to
  * run until then, polls the OS, and handles every socket that is ready on the way (~20 µs).
  */
-import net from "node:net";
-
 const ONE = new Uint8Array(1);
 
 export class IoPoll {
-  #out: net.Socket | null = null;
-  #in: net.Socket | null = null;
-  #connecting: Promise<net.Socket | null> | null = null;
+  #out: Deno.TcpConn | null = null;
+  #in: Deno.TcpConn | null = null;
+  #connecting: Promise<Deno.TcpConn | null> | null = null;
   #waiting: (() => void)[] = [];
+  readonly #landed = new Uint8Array(64);
 
   /** Calls `then` once the event loop has polled the OS for I/O (or after a timer turn). */
   poll(then: () => void): void {
@@ -28,14 +27,18 @@ export class IoPoll {
     // for this turn may be all there is to run.
     this.#in?.ref();
     if (this.#out !== null) {
-      this.#out.write(ONE);
+      this.#send(this.#out);
       return;
     }
     this.#connecting ??= this.#connect();
     this.#connecting.then((out) => {
-      if (out !== null) out.write(ONE);
+      if (out !== null) this.#send(out);
       else setTimeout(() => this.#wake(), 0); // no loopback: a timer turn does it too
     });
+  }
+
+  #send(out: Deno.TcpConn): void {
+    out.write(ONE).catch(() => setTimeout(() => this.#wake(), 0));
   }
 
   #wake(): void {
@@ -45,33 +48,33 @@ export class IoPoll {
     for (const then of waiting) then();
   }
 
+  /** Waits for bytes on the inbound side, forever: each arrival is a poll's turn. */
+  #listen(inbound: Deno.TcpConn): void {
+    inbound.read(this.#landed).then((count) => {
+      if (count === null) return;
+      this.#wake();
+      this.#listen(inbound);
+    }, () => {});
+  }
+
   /** A connection to itself on 127.0.0.1, or null if there is none to be had. */
-  #connect(): Promise<net.Socket | null> {
-    return new Promise((resolve) => {
-      const server = net.createServer((inbound) => {
-        inbound.setNoDelay(true);
-        this.#in = inbound;
-        if (this.#waiting.length === 0) inbound.unref();
-        inbound.on("data", () => this.#wake());
-        inbound.on("error", () => {});
-        server.close();
-      });
-      // Both stay referenced until connected: the first poll may be all the loop has to do.
-      server.on("error", () => resolve(null));
-      server.listen(0, "127.0.0.1", () => {
-        const out = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1", () => {
-          this.#out = out;
-          out.unref();
-          server.unref();
-          resolve(out);
-        });
-        out.setNoDelay(true);
-        out.on("error", () => {
-          out.destroy();
-          server.close();
-          resolve(null);
-        });
-      });
-    });
+  async #connect(): Promise<Deno.TcpConn | null> {
+    let listener: Deno.TcpListener | null = null;
+    try {
+      listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const connecting = Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      const inbound = await listener.accept();
+      const out = await connecting;
+      out.setNoDelay(true);
+      this.#in = inbound;
+      this.#listen(inbound);
+      if (this.#waiting.length === 0) inbound.unref();
+      this.#out = out;
+      return out;
+    } catch {
+      return null;
+    } finally {
+      listener?.close();
+    }
   }
 }
