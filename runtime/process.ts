@@ -56,6 +56,9 @@ type State = "created" | "running" | "waiting" | "ready" | "done";
 
 const NORMAL: ProcessOutcome = { kind: "normal" };
 
+/** Each host-state key's slot in every process's array of host states. */
+const HOST_STATE_SLOTS = new Map<symbol, number>();
+
 /** lunatic's fuel unit: `max_fuel` counts units of 100,000 instructions. */
 const FUEL_UNIT = 100_000;
 /** Instructions a process runs between checks with the scheduler (wasmtime yields as often). */
@@ -143,7 +146,7 @@ export class Process implements HostedProcess, ProcessEndpoint {
   }
 
   #instance: WebAssembly.Instance | null = null;
-  #hostStates: Map<symbol, unknown> | null = null;
+  #hostStates: unknown[] | null = null;
   #errors: ResourceTable<string> | null = null;
   #configs: ResourceTable<ProcessConfig> | null = null;
   #modules: ResourceTable<LunaticModule> | null = null;
@@ -321,11 +324,15 @@ export class Process implements HostedProcess, ProcessEndpoint {
   }
 
   hostState<T>(key: symbol, create: () => T): T {
-    this.#hostStates ??= new Map();
-    let state = this.#hostStates.get(key) as T | undefined;
+    // An array slot per key, not a Map per process: stream calls look their state up on
+    // every read and write, and 1,000 processes' Maps miss the cache.
+    let slot = HOST_STATE_SLOTS.get(key);
+    if (slot === undefined) HOST_STATE_SLOTS.set(key, slot = HOST_STATE_SLOTS.size);
+    const states = this.#hostStates ??= [];
+    let state = states[slot] as T | undefined;
     if (state === undefined) {
-      state = create();
-      this.#hostStates.set(key, state);
+      while (states.length < slot) states.push(undefined);
+      states[slot] = state = create();
     }
     return state;
   }
@@ -794,8 +801,8 @@ export class Process implements HostedProcess, ProcessEndpoint {
     this.#mailbox = null;
     this.#stopReceiving();
     if (this.#hostStates !== null) {
-      for (const state of this.#hostStates.values()) {
-        (state as Partial<DisposableHostState>).dispose?.();
+      for (const state of this.#hostStates) {
+        (state as Partial<DisposableHostState> | undefined)?.dispose?.();
       }
       this.#hostStates = null;
     }

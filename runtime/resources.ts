@@ -5,6 +5,9 @@
 export class ResourceTable<T> {
   #next = 0;
   #items = new Map<number, T>();
+  /** The entry found last: a process's calls mostly name the same one (its stream). */
+  #lastIndex = -1;
+  #lastValue: T | undefined = undefined;
 
   /** Inserts `value` and returns its new ID. */
   add(value: T): number {
@@ -14,7 +17,14 @@ export class ResourceTable<T> {
   }
 
   get(id: bigint | number): T | undefined {
-    return this.#items.get(toIndex(id));
+    const index = toIndex(id);
+    if (index === this.#lastIndex) return this.#lastValue;
+    const value = this.#items.get(index);
+    if (value !== undefined) {
+      this.#lastIndex = index;
+      this.#lastValue = value;
+    }
+    return value;
   }
 
   has(id: bigint | number): boolean {
@@ -26,6 +36,7 @@ export class ResourceTable<T> {
     const index = toIndex(id);
     const value = this.#items.get(index);
     if (value !== undefined) this.#items.delete(index);
+    if (index === this.#lastIndex) this.#forgetLast();
     return value;
   }
 
@@ -39,6 +50,12 @@ export class ResourceTable<T> {
 
   clear(): void {
     this.#items.clear();
+    this.#forgetLast();
+  }
+
+  #forgetLast(): void {
+    this.#lastIndex = -1;
+    this.#lastValue = undefined;
   }
 }
 

@@ -90,7 +90,9 @@ export class NetworkingState implements DisposableHostState {
   #dnsIterators: ResourceTable<DnsIterator> | null = null;
   #tcpListeners: ResourceTable<OpenSocket> | null = null;
   #tlsListeners: ResourceTable<OpenSocket> | null = null;
-  readonly #streams: Partial<Record<SocketKind, ResourceTable<Shared<OpenSocket>>>> = {};
+  #tcpStreams: ResourceTable<Shared<OpenSocket>> | null = null;
+  #tlsStreams: ResourceTable<Shared<OpenSocket>> | null = null;
+  #udpSockets: ResourceTable<Shared<OpenSocket>> | null = null;
 
   get dnsIterators(): ResourceTable<DnsIterator> {
     return this.#dnsIterators ??= new ResourceTable();
@@ -106,7 +108,14 @@ export class NetworkingState implements DisposableHostState {
 
   /** The table of streams or sockets of `kind`. */
   streams(kind: SocketKind): ResourceTable<Shared<OpenSocket>> {
-    return this.#streams[kind] ??= new ResourceTable();
+    switch (kind) {
+      case "tcp_stream":
+        return this.#tcpStreams ??= new ResourceTable();
+      case "tls_stream":
+        return this.#tlsStreams ??= new ResourceTable();
+      case "udp_socket":
+        return this.#udpSockets ??= new ResourceTable();
+    }
   }
 
   dispose(): void {
@@ -115,7 +124,8 @@ export class NetworkingState implements DisposableHostState {
       for (const listener of listeners.values()) listener.close();
       listeners.clear();
     }
-    for (const table of Object.values(this.#streams)) {
+    for (const table of [this.#tcpStreams, this.#tlsStreams, this.#udpSockets]) {
+      if (table === null) continue;
       for (const handle of table.values()) handle.release();
       table.clear();
     }
