@@ -91,14 +91,32 @@ export function parseIp(
   return v6 === null ? null : { family: 6, octets: v6, scopeId };
 }
 
+/**
+ * Dotted-quad IPv4: four decimal parts of 0–255 without leading zeros. Read character by
+ * character: every accepted connection's peer address comes through here.
+ */
 function parseIpv4(text: string): Uint8Array | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
   const octets = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    if (!/^(0|[1-9]\d{0,2})$/.test(parts[i]) || Number(parts[i]) > 255) return null;
-    octets[i] = Number(parts[i]);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x2e) { // "."
+      if (digits === 0 || part === 3) return null;
+      octets[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (code >= 0x30 && code <= 0x39) {
+      if (digits > 0 && value === 0) return null; // a leading zero
+      value = value * 10 + code - 0x30;
+      if (++digits > 3 || value > 255) return null;
+    } else {
+      return null;
+    }
   }
+  if (digits === 0 || part !== 3) return null;
+  octets[3] = value;
   return octets;
 }
 
@@ -141,7 +159,7 @@ function parseIpv6(text: string): Uint8Array | null {
 export function fromHostPort(hostname: string, port: number): SocketAddress {
   let text = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
   // A zone given as an interface name (`fe80::1%eth0`) has no number to report: scope ID 0.
-  text = text.replace(/%\D.*$/, "");
+  if (text.includes("%")) text = text.replace(/%\D.*$/, "");
   const ip = parseIp(text);
   if (ip === null) throw new Error(`not an IP address: ${hostname}`);
   return { family: ip.family, octets: ip.octets, port, flowInfo: 0, scopeId: ip.scopeId };
