@@ -38,7 +38,7 @@ export class IoPoll {
   }
 
   #send(out: Deno.TcpConn): void {
-    out.write(ONE).catch(() => setTimeout(() => this.#wake(), 0));
+    out.write(ONE).catch(() => this.#lost(out));
   }
 
   #wake(): void {
@@ -51,10 +51,28 @@ export class IoPoll {
   /** Waits for bytes on the inbound side, forever: each arrival is a poll's turn. */
   #listen(inbound: Deno.TcpConn): void {
     inbound.read(this.#landed).then((count) => {
-      if (count === null) return;
+      if (count === null) return this.#lost(inbound);
       this.#wake();
       this.#listen(inbound);
-    }, () => {});
+    }, () => this.#lost(inbound));
+  }
+
+  /**
+   * The loopback connection broke (nothing here closes it, but the OS may): the polls waiting
+   * get a timer turn, and the next poll connects afresh.
+   */
+  #lost(conn: Deno.TcpConn): void {
+    if (conn !== this.#in && conn !== this.#out) return; // an earlier connection's news
+    for (const side of [this.#in, this.#out]) {
+      try {
+        side?.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    this.#in = this.#out = null;
+    this.#connecting = null;
+    if (this.#waiting.length > 0) setTimeout(() => this.#wake(), 0);
   }
 
   /** A connection to itself on 127.0.0.1, or null if there is none to be had. */
