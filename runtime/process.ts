@@ -338,14 +338,12 @@ export class Process implements HostedProcess, ProcessEndpoint {
   }
 
   /**
-   * Creates the instance. Throws (a WebAssembly.LinkError or RuntimeError) if that fails. The
-   * fuel counter starts empty: the guest's first check asks {@link outOfFuel} for a slice.
-   */
-  /**
    * Instantiates `compiled` (`module` compiled for this process's memory limit), in a memory
    * from the runtime's pool when the module imports one (`limits`): the process gives that
    * memory back when it ends. A memory that saw a failed instantiation (data written, a start
    * function run) is not given back: the process takes ownership only once it succeeded.
+   * Throws (a WebAssembly.LinkError or RuntimeError) if instantiation fails. The fuel counter
+   * starts empty: the guest's first check asks {@link outOfFuel} for a slice.
    */
   instantiate(
     module: LunaticModule,
