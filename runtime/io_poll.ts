@@ -63,13 +63,7 @@ export class IoPoll {
    */
   #lost(conn: Deno.TcpConn): void {
     if (conn !== this.#in && conn !== this.#out) return; // an earlier connection's news
-    for (const side of [this.#in, this.#out]) {
-      try {
-        side?.close();
-      } catch {
-        // Already closed.
-      }
-    }
+    for (const side of [this.#in, this.#out]) closeQuietly(side);
     this.#in = this.#out = null;
     this.#connecting = null;
     if (this.#waiting.length > 0) setTimeout(() => this.#wake(), 0);
@@ -78,21 +72,33 @@ export class IoPoll {
   /** A connection to itself on 127.0.0.1, or null if there is none to be had. */
   async #connect(): Promise<Deno.TcpConn | null> {
     let listener: Deno.TcpListener | null = null;
+    let out: Deno.TcpConn | null = null;
+    let inbound: Deno.TcpConn | null = null;
     try {
       listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      const connecting = Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-      const inbound = await listener.accept();
-      const out = await connecting;
+      // The kernel completes the connection into the backlog: connecting first means a
+      // refused connect fails here instead of leaving the accept waiting forever.
+      out = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      inbound = await listener.accept();
       out.setNoDelay(true);
-      this.#in = inbound;
-      this.#listen(inbound);
-      if (this.#waiting.length === 0) inbound.unref();
-      this.#out = out;
-      return out;
     } catch {
+      for (const side of [out, inbound]) closeQuietly(side);
       return null;
     } finally {
       listener?.close();
     }
+    this.#in = inbound;
+    this.#listen(inbound);
+    if (this.#waiting.length === 0) inbound.unref();
+    this.#out = out;
+    return out;
+  }
+}
+
+function closeQuietly(conn: Deno.TcpConn | null): void {
+  try {
+    conn?.close();
+  } catch {
+    // Already closed.
   }
 }
