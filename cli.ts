@@ -5,7 +5,7 @@
  * runtime.
  */
 import { parseArgs } from "node:util";
-import { dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import {
   discoverTests,
   exitCodeOf,
@@ -16,6 +16,8 @@ import {
   type PreopenSpec,
   ProcessConfig,
   type ProcessOutcome,
+  readModuleFile,
+  rootFailureMessage,
   runTests,
   selectTests,
   workerLanes,
@@ -29,6 +31,7 @@ import { ControlStore, defaultStateDir } from "./runtime/distributed/control_sto
 import { parseLevel, setupLogging } from "./runtime/log.ts";
 import { rootView } from "./runtime/config.ts";
 import { hostStdio } from "./runtime/stdio.ts";
+import { checkPortSharing, MAX_INSTANCES, runInstances } from "./runtime/instances.ts";
 
 const USAGE = "usage: lunatic run [OPTIONS] <PATH.wasm> [-- ARGS...]";
 const TEST_USAGE = "usage: lunatic test <PATH.wasm> [FILTER] [OPTIONS] [-- ARGS...]";
@@ -94,6 +97,9 @@ Options:
                         ... at http://ADDR/metrics instead (IP:PORT)
   --watch               load the module again when its file changes: processes that asked
                         for it (lunatic::hot) move to the new version (hot code upgrade)
+  --parallel N          run N instances of the application, each on a thread of its own,
+                        sharing only their TCP listening ports (SO_REUSEPORT): for servers
+                        that keep no state between connections; they see LUNATIC_INSTANCE
   --observe ADDR        serve a live page of the processes at http://ADDR/ (IP:PORT; also on node)
   --observe-token TOKEN let clients not on loopback kill processes from it (with ?token=TOKEN)
   -h, --help            show this help (lunatic test --help: the test options)
@@ -158,6 +164,8 @@ interface RunCommand extends GuestFlags, MetricsFlags {
   args: string[];
   /** Load new versions of the module when its file changes (hot code upgrade). */
   watch: boolean;
+  /** How many instances run (`--parallel`, runtime/instances.ts); 1: the usual run. */
+  instances: number;
 }
 
 type Command = RunCommand | TestCommand | ControlCommand | NodeCommand;
@@ -296,7 +304,7 @@ export function isCargoTestInvocation(argv: string[], manifestDirSet: boolean): 
 
 /** A first argument that makes `run` implied: a module, or a flag only `run` takes. */
 const IMPLIED_RUN =
-  /^(--bench|--dir|--env|--no-default-dir|--no-inherit-env|--allow|--prometheus|--observe|--watch|.+\.wasm)/;
+  /^(--bench|--dir|--env|--no-default-dir|--no-inherit-env|--allow|--prometheus|--observe|--watch|--parallel|.+\.wasm)/;
 
 /** Parses the command line; returns null when help or version was printed. */
 export function parseCommandLine(
@@ -320,6 +328,7 @@ export function parseCommandLine(
         ...GUEST_OPTIONS,
         ...METRICS_OPTIONS,
         watch: { type: "boolean" },
+        parallel: { type: "string" },
         bench: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -348,7 +357,42 @@ export function parseCommandLine(
   const metrics = metricsFlags(values, (message) => {
     throw new UsageError(message);
   });
-  return { kind: "run", path, args, watch: values.watch ?? false, ...flags, ...metrics };
+  const instances = parseInstances(values.parallel);
+  if (instances > 1) {
+    const alone = values.watch
+      ? "--watch"
+      : metrics.prometheus
+      ? "--prometheus"
+      : metrics.observe
+      ? "--observe"
+      : null;
+    if (alone !== null) {
+      throw new UsageError(
+        `--parallel cannot be combined with ${alone}: each instance is a runtime of its own`,
+      );
+    }
+  }
+  return {
+    kind: "run",
+    path,
+    args,
+    watch: values.watch ?? false,
+    instances,
+    ...flags,
+    ...metrics,
+  };
+}
+
+/** `--parallel N`: a whole number of instances, 1 to {@link MAX_INSTANCES}. */
+function parseInstances(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const count = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(count >= 1 && count <= MAX_INSTANCES)) {
+    throw new UsageError(
+      `--parallel takes a number of instances from 1 to ${MAX_INSTANCES} (was ${value})`,
+    );
+  }
+  return count;
 }
 
 /** `lunatic control [--bind-socket ADDR] [--state DIR]`. */
@@ -539,6 +583,7 @@ async function main(argv: string[]): Promise<number> {
   if (command.kind === "test") return await test(command);
   if (command.kind === "control") return await control(command);
   if (command.kind === "node") return await node(command);
+  if (command.instances > 1) return await runParallel(command);
   const lunatic = new Lunatic();
   const servers: { close(): Promise<void> }[] = [];
   try {
@@ -571,6 +616,35 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** `run --parallel N`: N instances on threads of their own (runtime/instances.ts). */
+async function runParallel(command: RunCommand): Promise<number> {
+  try {
+    checkPortSharing();
+    const bytes = await readModuleFile(command.path);
+    const end = await runInstances(
+      new URL("./instance_worker.ts", import.meta.url),
+      command.instances,
+      {
+        bytes,
+        displayName: basename(command.path),
+        root: {
+          args: command.args,
+          dirs: command.dirs,
+          defaultDir: command.defaultDir,
+          env: command.env,
+          allow: command.allow,
+        },
+      },
+    );
+    if (end.message !== null) console.error(end.message);
+    return end.exitCode;
+  } catch (error) {
+    if (!(error instanceof LunaticError)) throw error;
+    console.error(`Error: ${error.message}`);
+    return 1;
+  }
+}
+
 /** `LUNATIC_LOG` must name a level: a bad one is a usage error, like a bad flag. */
 function checkLogLevel(kind: Command["kind"]): void {
   try {
@@ -592,13 +666,8 @@ function checkLogLevel(kind: Command["kind"]): void {
  * spawner). A deliberate `exit(n)` says it with its exit code alone.
  */
 function reportRootFailure(outcome: ProcessOutcome): void {
-  if (outcome.kind === "normal" || outcome.exitCode !== undefined) return;
-  if (outcome.deadlock) {
-    console.error(`Error: ${outcome.reason}`);
-    return;
-  }
-  const backtrace = outcome.backtrace ? `\nwasm backtrace:\n${outcome.backtrace}` : "";
-  console.error(`Error: the root process (1) failed: ${outcome.reason}${backtrace}`);
+  const message = rootFailureMessage(outcome);
+  if (message !== null) console.error(message);
 }
 
 /**

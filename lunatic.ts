@@ -171,6 +171,27 @@ export function exitCodeOf(outcome: ProcessOutcome): number {
   return outcome.exitCode ?? TRAP_EXIT_CODE;
 }
 
+/**
+ * What `lunatic run` says on stderr about a root that failed, or null for one that ended
+ * normally or by a deliberate `exit(n)` (its exit code says it).
+ */
+export function rootFailureMessage(outcome: ProcessOutcome): string | null {
+  if (outcome.kind === "normal" || outcome.exitCode !== undefined) return null;
+  if (outcome.deadlock) return `Error: ${outcome.reason}`;
+  const backtrace = outcome.backtrace ? `\nwasm backtrace:\n${outcome.backtrace}` : "";
+  return `Error: the root process (1) failed: ${outcome.reason}${backtrace}`;
+}
+
+/** A module's bytes from its file; a {@link LunaticError} names a missing or unreadable one. */
+export async function readModuleFile(path: string | URL): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw new LunaticError(`Module '${path}' not found`);
+    throw new LunaticError(`cannot read module '${path}': ${(error as Error).message}`);
+  }
+}
+
 /** Options for {@link Lunatic}. */
 export interface LunaticOptions {
   /** The host namespaces guests can import; default {@link defaultNamespaces}. */
@@ -183,6 +204,13 @@ export interface LunaticOptions {
    * burst of alike failures. Default: the `lunatic` log at warning level.
    */
   failureReports?: FailureSink;
+  /**
+   * TCP listeners share their port with other runtimes' listeners on the same address
+   * (SO_REUSEPORT; the kernel spreads new connections among them), as the instances of
+   * `lunatic run --parallel` do. Needs Deno's `--unstable-net`. Default: false, where a
+   * second bind of an address fails as in lunatic.
+   */
+  shareListeningPorts?: boolean;
 }
 
 /** An embedded lunatic runtime. */
@@ -197,6 +225,7 @@ export class Lunatic {
       options.capacity,
       options.failureReports,
     );
+    this.runtime.sharesListeningPorts = options.shareListeningPorts ?? false;
   }
 
   /**
@@ -204,19 +233,7 @@ export class Lunatic {
    * what is wrong (file missing, malformed wasm, an unknown import).
    */
   async load(source: string | URL | Uint8Array, name?: string): Promise<LunaticModule> {
-    let bytes: Uint8Array;
-    if (source instanceof Uint8Array) {
-      bytes = source;
-    } else {
-      try {
-        bytes = await Deno.readFile(source);
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) {
-          throw new LunaticError(`Module '${source}' not found`);
-        }
-        throw new LunaticError(`cannot read module '${source}': ${(error as Error).message}`);
-      }
-    }
+    const bytes = source instanceof Uint8Array ? source : await readModuleFile(source);
     const displayName = name ??
       (source instanceof Uint8Array ? "module.wasm" : basename(String(source)));
     const module = await this.runtime.modules.loadAndCompile(bytes, displayName, 65_535);

@@ -58,6 +58,12 @@ export class Runtime {
   readonly metrics: MetricsRegistry = new MetricsRegistry();
   /** This runtime's place in a cluster (`lunatic node`), or null when it is on its own. */
   node: ClusterNode | null = null;
+  /**
+   * Whether TCP listeners share their port with other isolates' listeners on the same
+   * address (SO_REUSEPORT: the kernel spreads new connections among them). Only the
+   * instances of `lunatic run --parallel` do; otherwise a second bind fails, as in lunatic.
+   */
+  sharesListeningPorts = false;
 
   constructor(
     namespaces: readonly HostNamespace<never>[],

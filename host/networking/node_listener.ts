@@ -8,6 +8,7 @@ import type { Process } from "../../runtime/process.ts";
 import { fromHostPort, ipText, type SocketAddress } from "./addresses.ts";
 import { isUnwinding, reportError, type TIMED_OUT, withDeadline } from "./io.ts";
 import { networking, OpenSocket } from "./resources.ts";
+import { addressInUse, holdAddress, overlapsBound } from "./bound_addresses.ts";
 
 /** Connections the kernel queues for a listener before `accept` (Deno's and Node's 511). */
 const BACKLOG = 511;
@@ -67,42 +68,17 @@ export class Listener extends OpenSocket {
   }
 }
 
-/**
- * The addresses this OS process listens on. The sockets of a listener share their port
- * (SO_REUSEPORT), which would let a second bind of the same address succeed: this refuses it
- * as the kernel refuses a socket without that option.
- */
-const boundAddresses = new Set<string>();
-
 /** A bound address: its accepting sockets, and the address as the first one got it. */
 export class BoundAddress {
-  readonly #key: string;
+  readonly #release: () => void;
   constructor(readonly servers: net.Server[], readonly address: SocketAddress) {
-    this.#key = addressKey(address);
-    boundAddresses.add(this.#key);
+    this.#release = holdAddress(address);
   }
 
   close(): void {
-    boundAddresses.delete(this.#key);
+    this.#release();
     for (const server of this.servers) server.close();
   }
-}
-
-function addressKey(address: SocketAddress): string {
-  return `${ipText(address)}|${address.port}`;
-}
-
-/** Whether binding `address` would overlap one of ours (the same port on it or a wildcard). */
-function overlapsOurs(address: SocketAddress): boolean {
-  if (address.port === 0) return false;
-  const ip = ipText(address);
-  const wildcards = ["0.0.0.0", "::"];
-  for (const key of boundAddresses) {
-    const [boundIp, boundPort] = key.split("|");
-    if (Number(boundPort) !== address.port) continue;
-    if (boundIp === ip || wildcards.includes(boundIp) || wildcards.includes(ip)) return true;
-  }
-  return false;
 }
 
 /** One listening socket on `host:port` with SO_REUSEPORT, or the error that stopped it. */
@@ -123,9 +99,7 @@ function listenOne(host: string, port: number): Promise<net.Server> {
 
 /** Listening sockets on `address` (port 0: one the OS picks), or the error that stopped them. */
 export async function listen(address: SocketAddress): Promise<BoundAddress> {
-  if (overlapsOurs(address)) {
-    throw Object.assign(new Error("address in use"), { code: "EADDRINUSE" });
-  }
+  if (overlapsBound(address)) throw addressInUse();
   const host = ipText(address);
   const first = await listenOne(host, address.port);
   const { address: boundIp, port } = first.address() as net.AddressInfo;

@@ -23,6 +23,7 @@ import {
 } from "./resources.ts";
 import { type ByteStream, NO_TIMEOUT } from "./stream.ts";
 import { TcpConnection } from "./tcp_connection.ts";
+import { addressInUse, holdAddress, overlapsBound } from "./bound_addresses.ts";
 
 const ADDRESS = ["i32", "i32", "i32", "i32", "i32"] as const;
 /** Accepted connections a listener keeps for `accept` calls not made yet. */
@@ -43,11 +44,16 @@ export class TcpListener extends OpenSocket {
   #waiter: { resolve(conn: Deno.TcpConn): void; reject(error: unknown): void } | null = null;
   #accepting = false;
 
-  constructor(readonly listener: Deno.TcpListener) {
+  /**
+   * @param release gives up the address held against a second bind in this isolate (a
+   *   listener that shares its port, see {@link listen}), or null.
+   */
+  constructor(readonly listener: Deno.TcpListener, private readonly release: (() => void) | null) {
     super();
   }
 
   protected closeSocket(): void {
+    this.release?.();
     this.listener.close();
     for (const conn of this.#queue.splice(0)) conn.close();
   }
@@ -94,11 +100,27 @@ export class TcpListener extends OpenSocket {
   }
 }
 
-/** A listener on `address` (port 0: one the OS picks), or the error that stopped it. */
-function listen(address: SocketAddress): TcpListener {
-  return new TcpListener(
-    Deno.listen({ hostname: ipText(address), port: address.port, transport: "tcp" }),
-  );
+/**
+ * A listener on `address` (port 0: one the OS picks), or the error that stopped it. With
+ * `shared` (the instances of `lunatic run --parallel`), the socket takes SO_REUSEPORT, so that
+ * each instance's listener on the address gets a share of its connections from the kernel.
+ */
+function listen(address: SocketAddress, shared: boolean): TcpListener {
+  if (!shared) {
+    return new TcpListener(
+      Deno.listen({ hostname: ipText(address), port: address.port, transport: "tcp" }),
+      null,
+    );
+  }
+  if (overlapsBound(address)) throw addressInUse();
+  const listener = Deno.listen({
+    hostname: ipText(address),
+    port: address.port,
+    transport: "tcp",
+    reusePort: true,
+  });
+  const { hostname, port } = listener.addr;
+  return new TcpListener(listener, holdAddress(fromHostPort(hostname, port)));
 }
 
 /** A connection as a stream: Nagle's algorithm off, so a small write (a response) goes at once. */
@@ -254,7 +276,7 @@ export const tcpFunctions: Record<string, HostFunction<Process>> = {
       p.memory.check(idPtr, 8);
       let listener;
       try {
-        listener = listen(address);
+        listener = listen(address, p.runtime.sharesListeningPorts);
       } catch (error) {
         return reportError(p, idPtr, error);
       }

@@ -15,9 +15,10 @@ export class CliProcess {
   #ended = false;
   readonly done: Promise<Deno.CommandStatus>;
 
-  constructor(args: string[]) {
+  /** `denoFlags` go to `deno run` before the script (`--unstable-net`, say). */
+  constructor(args: string[], denoFlags: string[] = []) {
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", V8_FLAGS_ARGUMENT, CLI, ...args],
+      args: ["run", "--allow-all", ...denoFlags, V8_FLAGS_ARGUMENT, CLI, ...args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
