@@ -13,8 +13,13 @@
  *   held open against each server: its resident memory growth per connection (the slope from
  *   1,000 to 11,000 connections, after a warm-up).
  *
+ * - HTTP on every core: `lunatic run --parallel N` (N instances sharing the port) against the
+ *   same BEAM server, which uses every core by itself, and N `Deno.serve` workers sharing the
+ *   port (the ceiling for N isolates), in the same rounds.
+ *
  * Needs Debian's `wrk` and `erlang-base`. Options: --duration S (wrk seconds, default 5),
  * --runs N (default 5), --idle N (connections, default 10000; needs `ulimit -n` above it),
+ * --parallel N (instances for the every-core rows, default the number of cores; 1: none),
  * --only http,echo,idle (the parts to run).
  */
 import { parseArgs } from "node:util";
@@ -33,14 +38,22 @@ const { values: options } = parseArgs({
     runs: { type: "string", default: "5" },
     idle: { type: "string", default: "10000" },
     only: { type: "string", default: "http,echo,idle" },
+    parallel: { type: "string", default: String(navigator.hardwareConcurrency) },
   },
 });
 const DURATION = Number(options.duration);
 const RUNS = Number(options.runs);
 const IDLE_CONNECTIONS = Number(options.idle);
 const PARTS = new Set(options.only.split(","));
+const PARALLEL = Number(options.parallel);
 
-type ServerKind = "lunatic" | "BEAM" | "Deno.serve";
+/** The servers; the `×N` ones run PARALLEL instances or workers on one shared port. */
+type ServerKind = "lunatic" | "BEAM" | "Deno.serve" | "lunatic ×N" | "Deno.serve ×N";
+
+/** A kind as the output names it. */
+function label(kind: ServerKind): string {
+  return kind.replace("×N", `×${PARALLEL}`);
+}
 type App = "http_hello" | "echo_server";
 
 interface Server {
@@ -59,23 +72,44 @@ for (const source of ["http_hello.erl", "echo_server.erl"]) {
   }
 }
 
+/** A port nothing listens on now, for servers whose instances must all bind the same one. */
+function freePort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = probe.addr;
+  probe.close();
+  return port;
+}
+
 function serverCommand(kind: ServerKind, app: App): [string, string[]] {
   switch (kind) {
     case "lunatic":
+    case "lunatic ×N":
       return [Deno.execPath(), [
         "run",
         "--allow-all",
+        "--unstable-net",
         V8_FLAGS_ARGUMENT,
         here("../cli.ts"),
         "run",
+        ...(kind === "lunatic" ? [] : ["--parallel", String(PARALLEL)]),
         here(`../examples/${app}.wasm`),
-        "0",
+        kind === "lunatic" ? "0" : String(freePort()),
       ]];
     case "BEAM":
       // +sbwt none: schedulers do not spin when idle, which would take the load generator's CPU.
       return ["erl", ["+sbwt", "none", "-noshell", "-pa", erlangDir, "-s", app, "main", "0"]];
     case "Deno.serve":
       return [Deno.execPath(), ["run", "--allow-net", here("./deno_serve.ts"), "0"]];
+    case "Deno.serve ×N":
+      return [Deno.execPath(), [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--unstable-net",
+        here("./deno_serve.ts"),
+        "0",
+        String(PARALLEL),
+      ]];
   }
 }
 
@@ -89,14 +123,16 @@ async function startServer(kind: ServerKind, app: App): Promise<Server> {
     stderr: "inherit",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  // Every instance of a parallel run says where it listens.
+  const lines = kind === "lunatic ×N" ? PARALLEL : 1;
   let text = "";
   let port = 0;
   while (port === 0) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`${kind} ${app} exited before listening: ${text}`);
     text += value;
-    const match = text.match(/listening on 127\.0\.0\.1:(\d+)/);
-    if (match) port = Number(match[1]);
+    const matches = [...text.matchAll(/listening on 127\.0\.0\.1:(\d+)/g)];
+    if (matches.length >= lines) port = Number(matches[0][1]);
   }
   const drained = (async () => {
     while (!(await reader.read()).done) { /* discard */ }
@@ -251,6 +287,11 @@ async function cpuModel(): Promise<string> {
 }
 
 const HTTP_SERVERS: ServerKind[] = ["lunatic", "BEAM", "Deno.serve"];
+/** What the every-core rows compare: with the same BEAM, which uses every core alone. */
+const PARALLEL_SERVERS: ServerKind[] = ["lunatic ×N", "BEAM", "Deno.serve ×N"];
+const ROUND_SERVERS: ServerKind[] = PARALLEL > 1
+  ? [...HTTP_SERVERS, "lunatic ×N", "Deno.serve ×N"]
+  : HTTP_SERVERS;
 const CONNECTION_COUNTS = [100, 1000];
 
 console.log(
@@ -270,7 +311,7 @@ interface HttpFigures {
  */
 async function httpRounds(): Promise<HttpFigures> {
   const servers = new Map<ServerKind, Server>();
-  for (const kind of HTTP_SERVERS) servers.set(kind, await startServer(kind, "http_hello"));
+  for (const kind of ROUND_SERVERS) servers.set(kind, await startServer(kind, "http_hello"));
   const figures: HttpFigures = { results: new Map(), ratios: new Map(), errors: [] };
   const add = <T>(map: Map<string, T[]>, key: string, value: T) =>
     map.set(key, [...(map.get(key) ?? []), value]);
@@ -278,7 +319,7 @@ async function httpRounds(): Promise<HttpFigures> {
     for (const server of servers.values()) await wrk(server.port, 100, 2); // compile, fill pools
     for (let run = 0; run < RUNS; run++) {
       for (const connections of CONNECTION_COUNTS) {
-        const order = HTTP_SERVERS.map((_, i) => HTTP_SERVERS[(i + run) % HTTP_SERVERS.length]);
+        const order = ROUND_SERVERS.map((_, i) => ROUND_SERVERS[(i + run) % ROUND_SERVERS.length]);
         const round = new Map<ServerKind, WrkResult>();
         for (const kind of order) {
           await sleep(1000); // what the last load left (closing 1,000 connections) settles
@@ -289,15 +330,23 @@ async function httpRounds(): Promise<HttpFigures> {
             figures.errors.push(`${kind} ${connections}, run ${run + 1}: ${result.errors}`);
           }
         }
-        const ours = round.get("lunatic")!.requestsPerSecond;
+        const rps = (kind: ServerKind) => round.get(kind)!.requestsPerSecond;
         for (const kind of ["BEAM", "Deno.serve"] as const) {
-          add(figures.ratios, `${kind} ${connections}`, ours / round.get(kind)!.requestsPerSecond);
+          add(figures.ratios, `${kind} ${connections}`, rps("lunatic") / rps(kind));
+        }
+        if (PARALLEL > 1) {
+          add(figures.ratios, `×N BEAM ${connections}`, rps("lunatic ×N") / rps("BEAM"));
+          add(
+            figures.ratios,
+            `×N Deno.serve ${connections}`,
+            rps("lunatic ×N") / rps("Deno.serve ×N"),
+          );
         }
         console.log(
           `  run ${run + 1}, ${String(connections).padStart(4)} connections: ` +
-            HTTP_SERVERS.map((kind) => {
+            ROUND_SERVERS.map((kind) => {
               const r = round.get(kind)!;
-              return `${kind} ${r.requestsPerSecond.toFixed(0)} req/s (p99 ${
+              return `${label(kind)} ${r.requestsPerSecond.toFixed(0)} req/s (p99 ${
                 r.p99Ms.toFixed(1)
               } ms)`;
             }).join(", "),
@@ -332,11 +381,12 @@ const rows = [
   "| --- | --- | --- | --- | --- | --- |",
 ];
 let errors: string[] = [];
+let http: HttpFigures | null = null;
+const of = (kind: ServerKind, connections: number, field: keyof WrkResult) =>
+  median(http!.results.get(`${kind} ${connections}`)!.map((r) => r[field] as number));
 if (PARTS.has("http")) {
-  const http = await httpRounds();
+  http = await httpRounds();
   errors = http.errors;
-  const of = (kind: ServerKind, connections: number, field: keyof WrkResult) =>
-    median(http.results.get(`${kind} ${connections}`)!.map((r) => r[field] as number));
   for (const connections of CONNECTION_COUNTS) {
     const [ours, beam, serve] = HTTP_SERVERS.map((kind) =>
       of(kind, connections, "requestsPerSecond").toFixed(0)
@@ -351,6 +401,31 @@ if (PARTS.has("http")) {
       of(kind, connections, "p99Ms").toFixed(2)
     );
     rows.push(
+      `| http_hello, ${connections} connections, p99 ms | ${oursP99} | ${beamP99} | ` +
+        `${serveP99} | | |`,
+    );
+  }
+}
+const parallelRows = [
+  `| workload | lunatic ×${PARALLEL} | BEAM | Deno.serve ×${PARALLEL} | vs BEAM | ` +
+  `vs Deno.serve ×${PARALLEL} |`,
+  "| --- | --- | --- | --- | --- | --- |",
+];
+if (PARTS.has("http") && PARALLEL > 1) {
+  for (const connections of CONNECTION_COUNTS) {
+    const [ours, beam, serve] = PARALLEL_SERVERS.map((kind) =>
+      of(kind, connections, "requestsPerSecond").toFixed(0)
+    );
+    const vsBeam = median(http!.ratios.get(`×N BEAM ${connections}`)!).toFixed(2);
+    const vsServe = median(http!.ratios.get(`×N Deno.serve ${connections}`)!).toFixed(2);
+    parallelRows.push(
+      `| http_hello, ${connections} connections, req/s | ${ours} | ${beam} | ${serve} | ` +
+        `**${vsBeam}×** | **${vsServe}×** |`,
+    );
+    const [oursP99, beamP99, serveP99] = PARALLEL_SERVERS.map((kind) =>
+      of(kind, connections, "p99Ms").toFixed(2)
+    );
+    parallelRows.push(
       `| http_hello, ${connections} connections, p99 ms | ${oursP99} | ${beamP99} | ` +
         `${serveP99} | | |`,
     );
@@ -375,5 +450,11 @@ if (PARTS.has("idle")) {
 }
 console.log(`\nmachine: ${await machineDescription()}; ${new Date().toISOString().slice(0, 10)}`);
 console.log(`\n${rows.join("\n")}`);
+if (parallelRows.length > 2) {
+  console.log(
+    `\nEvery core: ${PARALLEL} instances sharing the port (run --parallel ${PARALLEL})\n`,
+  );
+  console.log(parallelRows.join("\n"));
+}
 if (errors.length > 0) console.log(`\nwrk reported errors:\n  ${errors.join("\n  ")}`);
 await Deno.remove(erlangDir, { recursive: true });
