@@ -1,6 +1,7 @@
 /**
  * The entry point of an instance of `lunatic run --parallel` (runtime/instances.ts): a runtime
- * whose TCP listeners share their ports with the other instances', running the root. Only the
+ * whose TCP listeners share their ports with the other instances', and whose capacity is its
+ * part of the OS process's, running the root. Only the
  * first instance reads the host's stdin. Only wiring, like cli.ts.
  */
 import { exitCodeOf, Lunatic, rootFailureMessage } from "./lunatic.ts";
@@ -8,7 +9,11 @@ import { serveInstance } from "./runtime/instances.ts";
 import { EMPTY_INPUT } from "./runtime/stdio.ts";
 
 serveInstance(async (init) => {
-  const lunatic = new Lunatic({ shareListeningPorts: true });
+  // The instances share this OS process's memory maps and address space.
+  const lunatic = new Lunatic({
+    shareListeningPorts: true,
+    capacity: { sharedBy: init.instances },
+  });
   const module = await lunatic.load(init.bytes, init.displayName);
   const root = lunatic.spawnRoot(module, {
     ...init.root,

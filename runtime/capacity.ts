@@ -57,12 +57,19 @@ export interface CapacityLimits {
   maxMapCount?: number;
   /** Maps kept free for V8 and the host (default 4096). */
   mapReserve?: number;
+  /**
+   * How many runtimes share this OS process's limits (the instances of `run --parallel`):
+   * each gets an equal part of the maps and address space (default 1).
+   */
+  sharedBy?: number;
 }
 
 export class Capacity {
   readonly maxMapCount: number;
   readonly #mapBudget: number;
-  readonly #byteBudget = ADDRESS_SPACE - ADDRESS_SPACE_RESERVE;
+  readonly #byteBudget: number;
+  /** The runtimes this OS process's limits are divided among. */
+  readonly #sharedBy: number;
   readonly #gc = findGc();
   /** Held by live processes. */
   #liveMaps = 0;
@@ -76,10 +83,12 @@ export class Capacity {
 
   constructor(limits: CapacityLimits = {}) {
     this.maxMapCount = limits.maxMapCount ?? readMaxMapCount();
+    this.#sharedBy = Math.max(1, Math.floor(limits.sharedBy ?? 1));
     this.#mapBudget = Math.max(
-      this.maxMapCount - (limits.mapReserve ?? MAP_RESERVE),
+      Math.floor((this.maxMapCount - (limits.mapReserve ?? MAP_RESERVE)) / this.#sharedBy),
       MAPS_PER_PROCESS,
     );
+    this.#byteBudget = (ADDRESS_SPACE - ADDRESS_SPACE_RESERVE) / this.#sharedBy;
   }
 
   /**
@@ -138,18 +147,24 @@ export class Capacity {
     this.#deadBytes = 0;
   }
 
+  /** How the limit is divided, for the error text. */
+  #share(): string {
+    return this.#sharedBy > 1 ? ` (divided among ${this.#sharedBy} instances)` : "";
+  }
+
   #refuse(charge: ProcessCharge): never {
     const processes = this.#liveMaps / MAPS_PER_PROCESS;
     if (this.#liveMaps + charge.maps > this.#mapBudget) {
       throw new LunaticError(
         `too many processes: ${processes} are alive and each needs up to ${MAPS_PER_PROCESS} ` +
-          `kernel memory maps, which vm.max_map_count=${this.maxMapCount} does not allow; ` +
-          `raise it (as root: sysctl -w vm.max_map_count=1048576)`,
+          `kernel memory maps, which vm.max_map_count=${this.maxMapCount}${this.#share()} ` +
+          `does not allow; raise it (as root: sysctl -w vm.max_map_count=1048576)`,
       );
     }
     throw new LunaticError(
       `too many processes: ${processes} are alive and their memory limits reserve ` +
-        `${Math.round(this.#liveBytes / 2 ** 40)} TiB of the 128 TiB address space; spawn ` +
+        `${Math.round(this.#liveBytes / 2 ** 40)} TiB of the 128 TiB address space` +
+        `${this.#share()}; spawn ` +
         `processes with a smaller max memory (config_set_max_memory) to fit more`,
     );
   }

@@ -40,3 +40,18 @@ Deno.test("capacity is given back when processes end", async () => {
     assert.match(result.stdout, /^spawned=5\n/, `run ${run}`);
   }
 });
+
+Deno.test("runtimes sharing one OS process (run --parallel) each get their part", async () => {
+  // 48 maps shared by 2 runtimes: 24 each, room for the root and 5 children, as above.
+  const lunatic = new Lunatic({
+    capacity: { maxMapCount: 48, mapReserve: 0, sharedBy: 2 },
+    failureReports: () => {},
+  });
+  const result = await runGuest("capacity_spawn", { lunatic });
+  const [spawned, error] = result.stdout.split("\n");
+  assert.equal(spawned, "spawned=5");
+  assert.match(
+    error,
+    /^too many processes: 6 are alive .* vm\.max_map_count=48 \(divided among 2 instances\) does not allow; raise it/,
+  );
+});
