@@ -15,6 +15,7 @@
  */
 import type { GuestView } from "./config.ts";
 import { LunaticError } from "./errors.ts";
+import { hostEnvironment } from "./host_env.ts";
 
 /** The root's arguments and view of the host, as the command line gave them. */
 export interface InstanceRootOptions extends GuestView {
@@ -114,7 +115,7 @@ export function runInstances(
         });
       };
       const env = {
-        ...init.root.env,
+        ...(init.root.env ?? hostEnvironment()), // as a root without `env` sees it
         LUNATIC_INSTANCE: String(index + 1),
         LUNATIC_INSTANCES: String(count),
       };
