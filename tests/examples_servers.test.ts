@@ -89,6 +89,31 @@ Deno.test("http_hello answers keep-alive HTTP/1.1 requests, many connections at 
   }
 });
 
+Deno.test("http_hello under run --parallel 2: both instances listen on one port, 100 clients are answered", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  // Each instance says where it listens; both must before clients come.
+  const server = await startCliServer(
+    ["run", "--parallel", "2", examplePath("http_hello"), String(port)],
+    /^listening on 127\.0\.0\.1:(\d+)\n(?:.*\n)*listening on 127\.0\.0\.1:\d+$/m,
+    ["--unstable-net"],
+  );
+  try {
+    assert.equal(server.port, port);
+    const sockets = await Promise.all(Array.from({ length: 100 }, () => connect(port)));
+    const answers = sockets.map((each) => {
+      const got = collector(each);
+      each.write("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      return got.until((text) => text.length >= HELLO_RESPONSE.length * 2);
+    });
+    for (const text of await Promise.all(answers)) assert.equal(text, HELLO_RESPONSE.repeat(2));
+    for (const each of sockets) each.destroy();
+  } finally {
+    assert.equal(await server.stop(), "");
+  }
+});
+
 Deno.test("echo_server echoes every line to 200 concurrent clients, a process each", async () => {
   const server = await startCliServer(["run", examplePath("echo_server"), "0"], LISTENING);
   try {

@@ -135,13 +135,18 @@ export interface CliServer {
 }
 
 /**
- * Starts the CLI with `args` and waits for its stdout to match `listening` (whose first group is
- * the port), as a user would wait for a server to say where it listens.
+ * Starts the CLI with `args` (`denoFlags` go to `deno run`) and waits for its stdout to match
+ * `listening` (whose first group is the port), as a user would wait for a server to say where
+ * it listens.
  */
-export async function startCliServer(args: string[], listening: RegExp): Promise<CliServer> {
+export async function startCliServer(
+  args: string[],
+  listening: RegExp,
+  denoFlags: string[] = [],
+): Promise<CliServer> {
   const cli = fromFileUrl(new URL("../../cli.ts", import.meta.url));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", V8_FLAGS_ARGUMENT, cli, ...args],
+    args: ["run", "--allow-all", ...denoFlags, V8_FLAGS_ARGUMENT, cli, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
